@@ -1,0 +1,1 @@
+/* broker/checkpoint.h -- placeholder, being written. */

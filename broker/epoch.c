@@ -1,0 +1,2 @@
+/* broker/epoch.c -- placeholder, being written. */
+typedef int bk_placeholder_epoch;

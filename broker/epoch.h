@@ -1,0 +1,1 @@
+/* broker/epoch.h -- placeholder, being written. */

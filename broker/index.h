@@ -1,0 +1,1 @@
+/* broker/index.h -- placeholder, being written. */

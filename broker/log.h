@@ -1,0 +1,1 @@
+/* broker/log.h -- placeholder, being written. */

@@ -1,0 +1,2 @@
+/* broker/segment.c -- placeholder, being written. */
+typedef int bk_placeholder_segment;

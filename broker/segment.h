@@ -1,0 +1,1 @@
+/* broker/segment.h -- placeholder, being written. */

@@ -1,0 +1,2 @@
+/* common/batch.c -- placeholder, being written. */
+typedef int bk_placeholder_batch;

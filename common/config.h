@@ -1,0 +1,1 @@
+/* common/config.h -- placeholder, being written. */

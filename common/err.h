@@ -1,0 +1,33 @@
+/*
+ * err.h -- Brook's uniform local return codes.
+ *
+ * Every function that can fail returns 0 on success or a negative -BK_E*
+ * value (STYLE.md rule 3).  Results travel through out-parameters.  Where a
+ * result goes back to a client the code is a protocol error (BK_ERR_*, Kafka
+ * numbering, see proto/protocol.h); the two spaces never mix in one return.
+ *
+ * BK_AGAIN means "not complete yet, call again when more input exists" in
+ * non-blocking code (frame decoding, partial socket reads).
+ */
+#ifndef BK_ERR_H
+#define BK_ERR_H
+
+enum {
+    BK_OK = 0,
+    BK_AGAIN = 1,       /* not complete yet (positive: not a failure) */
+    BK_EINVAL = 2,      /* malformed input or bad argument */
+    BK_ENOMEM = 3,      /* allocation failed */
+    BK_EIO = 4,         /* read/write/fsync failed (errno kept by caller) */
+    BK_ECORRUPT = 5,    /* stored or received bytes fail validation (CRC...) */
+    BK_ETOOBIG = 6,     /* over a configured size limit */
+    BK_ENOENT = 7,      /* no such file, offset, key */
+    BK_ERANGE = 8,      /* value or offset out of range */
+    BK_EUNSUPPORTED = 9,/* unknown codec, magic, version */
+    BK_EEXIST = 10,     /* already exists */
+    BK_ECONFIG = 11,    /* configuration error (message already logged) */
+};
+
+/* A short, static, human-readable name for a -BK_E* (or BK_AGAIN) code. */
+const char *bk_strerror(int rc);
+
+#endif

@@ -1,0 +1,1 @@
+/* common/frame.h -- placeholder, being written. */

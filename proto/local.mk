@@ -1,0 +1,13 @@
+# proto/: the wire protocol. brook.proto is compiled by protoc-c at build
+# time; its output is never committed.
+noinst_LIBRARIES += libbkproto.a
+libbkproto_a_SOURCES = proto/protocol.h proto/protocol.c
+nodist_libbkproto_a_SOURCES = proto/brook.pb-c.c proto/brook.pb-c.h
+libbkproto_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
+BUILT_SOURCES += proto/brook.pb-c.h proto/brook.pb-c.c
+CLEANFILES += proto/brook.pb-c.h proto/brook.pb-c.c
+EXTRA_DIST += proto/brook.proto
+
+proto/brook.pb-c.c proto/brook.pb-c.h: proto/brook.proto
+	@$(MKDIR_P) proto
+	$(AM_V_GEN)$(PROTOC_C) --proto_path=$(srcdir)/proto --c_out=proto $(srcdir)/proto/brook.proto

@@ -1,0 +1,2 @@
+/* proto/protocol.c -- placeholder, being written. */
+typedef int bk_placeholder_protocol;
