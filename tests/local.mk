@@ -11,7 +11,8 @@ BK_UNIT_TESTS = \
 	tests/unit/test_frame \
 	tests/unit/test_protocol \
 	tests/unit/test_checkpoint \
-	tests/unit/test_log
+	tests/unit/test_log \
+	tests/unit/test_loop
 check_PROGRAMS += $(BK_UNIT_TESTS)
 TESTS += $(BK_UNIT_TESTS)
 
@@ -42,6 +43,10 @@ tests_unit_test_protocol_LDADD = $(BK_COMMON_LIBS) $(CUNIT_LIBS)
 if HAVE_RDKAFKA
 tests_unit_test_protocol_CFLAGS += -DBK_HAVE_RDKAFKA_H
 endif
+
+tests_unit_test_loop_SOURCES = tests/unit/test_loop.c $(BK_TEST_MAIN)
+tests_unit_test_loop_CFLAGS = $(BK_TEST_CFLAGS)
+tests_unit_test_loop_LDADD = $(BK_COMMON_LIBS) $(CUNIT_LIBS)
 
 tests_unit_test_checkpoint_SOURCES = tests/unit/test_checkpoint.c $(BK_TEST_MAIN)
 tests_unit_test_checkpoint_CFLAGS = $(BK_TEST_CFLAGS)
