@@ -69,3 +69,13 @@ tests_bench_bench_batch_codec_SOURCES = tests/bench/bench_batch_codec.c
 tests_bench_bench_batch_codec_LDADD = $(BK_COMMON_LIBS)
 
 EXTRA_DIST += tests/run tests/bench/log-append tests/bench/batch-codec
+
+# Integration suites: real ZooKeeper (and brokers) through tests/harness.
+BK_HARNESS = tests/harness/harness.c tests/harness/harness.h
+BK_INTEGRATION_TESTS = tests/integration/test_harness
+check_PROGRAMS += $(BK_INTEGRATION_TESTS)
+
+tests_integration_test_harness_SOURCES = tests/integration/test_harness.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_harness_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_harness_LDADD = $(BK_COMMON_LIBS) $(CUNIT_LIBS)

@@ -1,0 +1,2 @@
+/* json.c -- placeholder, being written. */
+typedef int bk_placeholder_json;

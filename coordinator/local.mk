@@ -1,0 +1,1 @@
+# coordinator/: everything that speaks to ZooKeeper, and brookctl.
