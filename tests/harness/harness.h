@@ -70,4 +70,54 @@ bool bk_h_exited(pid_t pid, int *status);
 /* Milliseconds sleep. */
 void bk_h_sleep_ms(int ms);
 
+/* ---------------------------------------------------------------------
+ * Brokers (implemented with brookd, issue #3).  A cluster is a ZooKeeper
+ * (standalone or ensemble) plus n brookd processes on free ports, each with
+ * its own broker.properties and log dir under bk_test_dir()/<name>/.
+ * ------------------------------------------------------------------- */
+#define BK_H_MAX_BROKERS 8
+
+typedef struct bk_h_broker {
+    int id;                /* broker.id (1-based: broker i has id i + 1) */
+    int port;              /* its listener port on 127.0.0.1 */
+    pid_t pid;             /* 0 when not running */
+    char dir[448];         /* its directory: broker.properties, logs/, out.log */
+} bk_h_broker;
+
+typedef struct bk_h_cluster {
+    bk_h_zk *zk;
+    int n;                 /* brokers */
+    bk_h_broker broker[BK_H_MAX_BROKERS];
+    char bootstrap[512];   /* "127.0.0.1:p1,127.0.0.1:p2,..." */
+    char zk_connect[400];  /* zk->connect plus the cluster's chroot */
+    char dir[400];
+    char extra_props[2048];/* appended to every broker.properties */
+} bk_h_cluster;
+
+/* Path of a built program, e.g. bk_h_bin("broker/brookd"): under $BK_BUILD
+ * when set, else relative to the running test program's build tree.
+ * Returns a static buffer valid until the next call. */
+const char *bk_h_bin(const char *rel);
+
+/* Starts a ZooKeeper of zk_nodes nodes and `brokers` brookd processes
+ * (all waited for: registered in ZooKeeper and accepting connections).
+ * extra_props: lines "key=value
+" appended to each broker.properties, or
+ * NULL.  NULL on failure (reason printed, logs kept). */
+bk_h_cluster *bk_h_cluster_start(const char *name, int zk_nodes, int brokers,
+                                 const char *extra_props);
+/* (Re)starts broker i with its existing config and data; when wait, waits
+ * until it is registered and accepting.  0 or -1. */
+int bk_h_broker_start(bk_h_cluster *c, int i, bool wait);
+/* Sends sig to broker i; for SIGKILL/SIGTERM waits for the exit and returns
+ * the wait status (-1 on timeout). */
+int bk_h_broker_signal(bk_h_cluster *c, int i, int sig);
+/* Kills everything and frees c. */
+void bk_h_cluster_stop(bk_h_cluster *c);
+/* Runs brookctl against the cluster's ZooKeeper: argv-style words after
+ * "--zookeeper <connect>".  Output (stdout+stderr) into out (NUL-terminated,
+ * may be NULL).  Returns the exit code, or -1 when it could not run. */
+int bk_h_brookctl(bk_h_cluster *c, char *out, size_t outlen,
+                  const char *const args[]);
+
 #endif
