@@ -1,0 +1,1 @@
+# client/: libbrook and the brook CLI.
