@@ -41,20 +41,20 @@
 #include "common/buf.h"
 #include "common/compress.h"
 
-#define BK_BATCH_MAGIC 2
-#define BK_BATCH_HEADER_SIZE 61
+#define BK_BATCH_MAGIC        2
+#define BK_BATCH_HEADER_SIZE  61
 #define BK_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength */
 /* batchLength counts from partitionLeaderEpoch: at least the header rest */
 #define BK_BATCH_MIN_LENGTH (BK_BATCH_HEADER_SIZE - BK_BATCH_LOG_OVERHEAD)
-#define BK_BATCH_CRC_START 21
+#define BK_BATCH_CRC_START  21
 
-#define BK_BATCH_ATTR_CODEC_MASK 0x07
+#define BK_BATCH_ATTR_CODEC_MASK      0x07
 #define BK_BATCH_ATTR_LOG_APPEND_TIME 0x08
-#define BK_BATCH_ATTR_TRANSACTIONAL 0x10
-#define BK_BATCH_ATTR_CONTROL 0x20
+#define BK_BATCH_ATTR_TRANSACTIONAL   0x10
+#define BK_BATCH_ATTR_CONTROL         0x20
 
 #define BK_NO_PRODUCER_ID (-1)
-#define BK_NO_SEQUENCE (-1)
+#define BK_NO_SEQUENCE    (-1)
 
 /* The decoded 61-byte header. */
 typedef struct bk_batch_header {
@@ -87,8 +87,8 @@ static inline int64_t bk_batch_last_offset(const bk_batch_header *h)
 /* Decodes the header from p[0..len).  Checks only what the header alone can
  * tell: len >= 61, magic == 2, batchLength >= 49, recordCount >= 0,
  * lastOffsetDelta >= 0.  Does not check the CRC or that the whole batch is
- * present.  0, -BK_AGAIN when fewer than 61 bytes are given, -BK_ECORRUPT,
- * -BK_EUNSUPPORTED (other magic). */
+ * present.  0, BK_AGAIN (positive) when fewer than 61 bytes are given,
+ * -BK_ECORRUPT, -BK_EUNSUPPORTED (other magic). */
 int bk_batch_parse_header(const uint8_t *p, size_t len, bk_batch_header *h);
 
 /* Checks the CRC-32C of a complete batch p[0..len) (len must equal the
@@ -99,8 +99,14 @@ int bk_batch_check_crc(const uint8_t *p, size_t len);
  * batch's size): header, CRC, codec known, every record decodes (after
  * decompression, bounded by max_uncompressed bytes), recordCount matches,
  * offset deltas are 0,1,2..., lastOffsetDelta matches the last one.
- * Fills *h when h is not NULL.  0, -BK_ECORRUPT, -BK_EUNSUPPORTED (magic or
- * codec), -BK_ETOOBIG, -BK_ENOMEM. */
+ * Each record must fill its own length exactly and no bytes may follow the
+ * last one.  A batch without records is refused (Kafka refuses them from
+ * producers).  maxTimestamp is taken as given (as Kafka does); record
+ * timestamps only must not overflow.  max_uncompressed bounds only the
+ * decompressed size of compressed batches.
+ * Fills *h when h is not NULL and the header decoded (even if a later
+ * check fails).  0, -BK_ECORRUPT, -BK_EUNSUPPORTED (magic or codec),
+ * -BK_ETOOBIG, -BK_ENOMEM.  Allocates only to decompress; any thread. */
 int bk_batch_validate(const uint8_t *p, size_t len, size_t max_uncompressed,
                       bk_batch_header *h);
 
@@ -136,9 +142,9 @@ typedef struct bk_record {
 /* Builds one batch.  Records are encoded as they are added into an owned
  * buffer; finish() compresses (if asked), writes the header and CRC. */
 typedef struct bk_batch_builder {
-    bk_buf recs;          /* encoded records, uncompressed */
-    int codec;            /* bk_codec */
-    int32_t count;        /* records added */
+    bk_buf recs;   /* encoded records, uncompressed */
+    int codec;     /* bk_codec */
+    int32_t count; /* records added */
     int64_t base_timestamp;
     int64_t max_timestamp;
     int64_t producer_id;
@@ -153,13 +159,18 @@ void bk_batch_builder_free(bk_batch_builder *b);
 /* Forgets the records, keeps the codec and the allocation. */
 void bk_batch_builder_reset(bk_batch_builder *b);
 /* Adds a record (offset delta = records added so far).  0, -BK_EINVAL for a
- * length < -1, -BK_ENOMEM. */
+ * length < -1 (or a NULL pointer with a length > 0, or a timestamp whose
+ * delta to the first record's overflows), -BK_ETOOBIG when the batch would
+ * pass Kafka's int32 limits (size, record count), -BK_ENOMEM.  On error the
+ * record is not added; after -BK_ENOMEM finish() fails too until reset(). */
 int bk_batch_builder_add(bk_batch_builder *b, const bk_record *r);
 /* Uncompressed size the batch would have now (header included). */
 size_t bk_batch_builder_size(const bk_batch_builder *b);
 /* Appends the finished batch (base offset 0, leader epoch -1) to out.
  * The builder keeps its records; reset() it to start the next batch.
- * 0, -BK_EINVAL when no record was added, -BK_ENOMEM, -BK_EUNSUPPORTED. */
+ * 0, -BK_EINVAL when no record was added, -BK_ENOMEM, -BK_EUNSUPPORTED,
+ * -BK_ETOOBIG (compressed output over the int32 batch size).  On error out
+ * is left as it was. */
 int bk_batch_builder_finish(bk_batch_builder *b, bk_buf *out);
 
 /* ------------------------------ iterator ------------------------------ */
@@ -181,14 +192,16 @@ typedef struct bk_record_view {
 
 typedef struct bk_batch_iter {
     bk_batch_header h;
-    bk_buf plain;     /* decompressed records when the batch is compressed */
-    bk_rd rd;         /* cursor over the records */
-    int32_t index;    /* records returned so far */
+    bk_buf plain;  /* decompressed records when the batch is compressed */
+    bk_rd rd;      /* cursor over the records */
+    int32_t index; /* records returned so far */
 } bk_batch_iter;
 
 /* Starts iterating the complete batch p[0..len) (validated by the caller
  * or not: every read is checked).  Decompresses when needed (bounded by
- * max_uncompressed).  0 or a negative code as bk_batch_validate(). */
+ * max_uncompressed).  Does not check the CRC (bk_batch_check_crc() does).
+ * 0 or a negative code as bk_batch_validate(); bk_batch_iter_free() is
+ * needed (and safe) either way, and next() on a failed iterator gives 0. */
 int bk_batch_iter_init(bk_batch_iter *it, const uint8_t *p, size_t len,
                        size_t max_uncompressed);
 /* 1 and *rec filled, 0 at the end, -BK_ECORRUPT on a malformed record. */
