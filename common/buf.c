@@ -35,7 +35,10 @@ int bk_buf_reserve(bk_buf *b, size_t extra)
 {
     if (b->oom)
         return -BK_ENOMEM;
-    if (extra <= b->cap - b->len)
+    /* the first reservation allocates even for 0 bytes: extend(b, 0) must
+     * return a real pointer (NULL means out of memory), and NULL + 0 is
+     * undefined behaviour */
+    if (b->data && extra <= b->cap - b->len)
         return 0;
     if (extra > SIZE_MAX / 2 - b->len) {
         b->oom = true;
@@ -205,8 +208,11 @@ int bk_rd_i64(bk_rd *r, int64_t *out)
 
 int bk_rd_varint(bk_rd *r, int32_t *out)
 {
-    if (r->err)
-        return r->err;
+    /* at least one byte, so r->p is not NULL (an empty input may be
+     * NULL, 0) when the pointer is formed */
+    int rc = rd_need(r, 1);
+    if (rc)
+        return rc;
     size_t n = bk_varint_decode(r->p + r->pos, r->len - r->pos, out);
     if (n == 0)
         return r->err = -BK_EINVAL;
@@ -216,8 +222,11 @@ int bk_rd_varint(bk_rd *r, int32_t *out)
 
 int bk_rd_varlong(bk_rd *r, int64_t *out)
 {
-    if (r->err)
-        return r->err;
+    /* at least one byte, so r->p is not NULL (an empty input may be
+     * NULL, 0) when the pointer is formed */
+    int rc = rd_need(r, 1);
+    if (rc)
+        return rc;
     size_t n = bk_varlong_decode(r->p + r->pos, r->len - r->pos, out);
     if (n == 0)
         return r->err = -BK_EINVAL;
@@ -230,7 +239,7 @@ int bk_rd_ptr(bk_rd *r, size_t n, const uint8_t **out)
     int rc = rd_need(r, n);
     if (rc)
         return rc;
-    *out = r->p + r->pos;
+    *out = r->p ? r->p + r->pos : NULL; /* NULL, 0 input: no NULL + 0 */
     r->pos += n;
     return 0;
 }

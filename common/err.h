@@ -24,7 +24,7 @@ enum {
     BK_ERANGE = 8,      /* value or offset out of range */
     BK_EUNSUPPORTED = 9,/* unknown codec, magic, version */
     BK_EEXIST = 10,     /* already exists */
-    BK_ECONFIG = 11,    /* configuration error (message already logged) */
+    BK_ECONFIG = 11,    /* configuration error (details from bk_cfg_errors) */
 };
 
 /* A short, static, human-readable name for a -BK_E* (or BK_AGAIN) code. */

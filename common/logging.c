@@ -57,6 +57,10 @@ void bk_logf(bk_level lvl, const char *module, const char *fmt, ...)
                      bk_logging_level_name(lvl), module ? module : "-");
     if (n < 0)
         return;
+    /* snprintf returns the untruncated length: a prefix that filled the
+     * line must not send vsnprintf past the end with a wrapped size */
+    if ((size_t)n > sizeof line - 2)
+        n = (int)(sizeof line - 2);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

@@ -8,6 +8,8 @@
  */
 #include "common/varint.h"
 
+#include <assert.h>
+
 size_t bk_uvarint_encode(uint64_t v, uint8_t *out)
 {
     size_t n = 0;
@@ -23,9 +25,12 @@ size_t bk_uvarint_decode(const uint8_t *p, size_t len, int maxbytes,
                          uint64_t *out)
 {
     uint64_t v = 0;
+    assert(maxbytes <= BK_VARLONG_MAX); /* a larger shift is undefined */
     for (int i = 0; i < maxbytes; i++) {
         if ((size_t)i >= len)
             return 0; /* truncated */
+        if (i == BK_VARLONG_MAX - 1 && p[i] > 1)
+            return 0; /* bits beyond 64: not a value */
         v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
         if (!(p[i] & 0x80)) {
             *out = v;
