@@ -1,0 +1,133 @@
+/*
+ * zkdata.h -- reading and writing Kafka's ZooKeeper layout: the
+ * persistent paths a cluster needs, broker and topic listings, and the
+ * topic operations (create, delete, describe).
+ *
+ * These are the one implementation behind brookctl and brookd's
+ * CreateTopics/DeleteTopics handlers, so both give the same answers.
+ * Topic operations answer in a bk_zkd_result: a Kafka error code
+ * (BK_ERR_*, proto/protocol.h) and a message for the user; their return
+ * value is 0 when the request was answered and -BK_E* only when ZooKeeper
+ * itself failed.  Formats are in zkcodec.h, topic rules in topic.h.
+ *
+ * Consistency: writes that belong together go in one zoo_multi (a topic's
+ * config, assignment and partition states are created at once, DESIGN.md
+ * section 5); a multi is kept below 256 KiB, so a topic with many
+ * thousands of partitions is written in several multis, the first one
+ * holding the config and the assignment.
+ *
+ * Threads: every function here uses bk_zk's synchronous helpers, so it
+ * blocks on ZooKeeper round trips and must not run on ZooKeeper's
+ * completion thread (zk.h); in brookd they belong to a thread that may
+ * block, not the event loop.
+ */
+#ifndef BK_ZKDATA_H
+#define BK_ZKDATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coordinator/topic.h"
+#include "coordinator/zk.h"
+#include "coordinator/zkcodec.h"
+
+/* Creates the persistent paths a broker expects (Kafka's
+ * ZkData.PersistentZkPaths: /consumers, /brokers/ids, /brokers/topics,
+ * /brokers/seqid, /config/changes, /config/topics, /config/clients,
+ * /config/users, /config/brokers, /admin/delete_topics,
+ * /isr_change_notification, /latest_producer_id_block,
+ * /log_dir_event_notification) and /cluster/id when absent.  Idempotent;
+ * safe to run concurrently from several brokers.  cluster_id (may be
+ * NULL) receives the cluster's id, truncated to idlen - 1 characters (ids
+ * Kafka and Brook make have 22).  0 or -BK_E*. */
+int bk_zkd_ensure_paths(bk_zk *zk, char *cluster_id, size_t idlen);
+
+/* Live broker ids (children of /brokers/ids that are decimal ids),
+ * sorted.  *ids is malloc'd.  No /brokers/ids yet: 0 brokers. */
+int bk_zkd_broker_ids(bk_zk *zk, int32_t **ids, size_t *n);
+/* Every registered broker, decoded, sorted by id (malloc'd).  A broker
+ * whose znode vanishes while listing is left out; one whose payload does
+ * not decode is left out with a warning in the log. */
+int bk_zkd_brokers_list(bk_zk *zk, bk_zkc_broker **out, size_t *n);
+
+/* Topic names (children of /brokers/topics), sorted; none yet: empty. */
+int bk_zkd_topics_list(bk_zk *zk, bk_zk_strings *out);
+/* True (1) when /admin/delete_topics/<t> exists, 0 when not, or -BK_E*. */
+int bk_zkd_topic_marked_for_deletion(bk_zk *zk, const char *topic);
+
+/* Reads /brokers/topics/<t>.  -BK_ENOENT when the topic does not exist,
+ * -BK_ECORRUPT when its payload is bad.  zk_version may be NULL. */
+int bk_zkd_topic_read(bk_zk *zk, const char *topic, bk_zkc_assignment *a,
+                      int32_t *zk_version);
+/* Reads a partition state; -BK_ENOENT when there is none yet. */
+int bk_zkd_pstate_read(bk_zk *zk, const char *topic, int32_t p,
+                       bk_zkc_pstate *st, int32_t *zk_version);
+/* Reads /config/topics/<t>; absent means no overrides (0, empty). */
+int bk_zkd_topic_config_read(bk_zk *zk, const char *topic, bk_zkc_config *cfg);
+/* Reads /controller_epoch; absent: *epoch 0 and -BK_ENOENT. */
+int bk_zkd_controller_epoch_read(bk_zk *zk, int32_t *epoch,
+                                 int32_t *zk_version);
+
+/* The answer of a topic operation. */
+typedef struct bk_zkd_result {
+    int error;         /* BK_ERR_NO_ERROR (0) or a Kafka error code */
+    char message[512]; /* for the user when error != 0 */
+    char warning[256]; /* non-fatal remark ("" when none) */
+} bk_zkd_result;
+
+typedef struct bk_zkd_topic_spec {
+    const char *name;
+    int32_t partitions;
+    int replication_factor;
+    const bk_zkc_kv *configs; /* as given by the user; checked here */
+    size_t nconfigs;
+    /* Optional explicit assignment (CreateTopics' replica assignment):
+     * partitions * replication_factor ids, ids[p * rf + r]; NULL: Brook
+     * assigns with bk_topic_assign(). */
+    const int32_t *replicas;
+    int start_index, shift; /* for bk_topic_assign; -1: random */
+    bool validate_only;     /* check everything, write nothing */
+} bk_zkd_topic_spec;
+
+/* Creates a topic: checks the name, configs and replication factor
+ * against the live brokers, assigns replicas, then writes in ONE
+ * zoo_multi: /config/topics/<t>, /brokers/topics/<t>, its partitions
+ * node and each /partitions/<p>/state (leader = first replica, isr = all
+ * replicas, leader_epoch 0, controller_epoch from /controller_epoch).
+ * Returns 0 when the request was answered (res->error says how: 0,
+ * TOPIC_ALREADY_EXISTS, INVALID_* ...), or -BK_E* when ZooKeeper failed
+ * (res->error is BK_ERR_UNKNOWN and res->message says why). */
+int bk_zkd_topic_create(bk_zk *zk, const bk_zkd_topic_spec *spec,
+                        bk_zkd_result *res);
+
+/* Deletes a topic the way Brook does before a controller exists: marks
+ * it (/admin/delete_topics/<t>, Kafka's request) and then runs
+ * bk_zkd_topic_delete_now().  res->error: 0 or UNKNOWN_TOPIC_OR_PART.
+ * Returns like bk_zkd_topic_create(). */
+int bk_zkd_topic_delete(bk_zk *zk, const char *topic, bk_zkd_result *res);
+
+/* Removes every znode of a topic: the partition state znodes,
+ * /brokers/topics/<t>, /config/topics/<t> and last the
+ * /admin/delete_topics/<t> mark, so an interrupted deletion is still
+ * marked and can be finished by calling this again.  Brokers watching
+ * /brokers/topics then remove their local logs.  The controller (issue
+ * #4) will call this once no replica serves the topic.  Idempotent: 0
+ * when nothing is left, -BK_E* on ZooKeeper failure. */
+int bk_zkd_topic_delete_now(bk_zk *zk, const char *topic);
+
+/* Everything describe shows about one topic. */
+typedef struct bk_zkd_topic_desc {
+    bk_zkc_assignment assignment;
+    bk_zkc_config config;
+    bk_zkc_pstate *states; /* one per assignment.parts[i] */
+    bool *has_state;       /* false: no state znode (yet) */
+    bool marked_for_deletion;
+} bk_zkd_topic_desc;
+
+/* -BK_ENOENT when the topic does not exist.  Free with
+ * bk_zkd_topic_desc_free(). */
+int bk_zkd_topic_describe(bk_zk *zk, const char *topic, bk_zkd_topic_desc *d);
+void bk_zkd_topic_desc_free(bk_zkd_topic_desc *d);
+
+#endif
