@@ -459,23 +459,38 @@ void bk_batch_iter_free(bk_batch_iter *it)
 /* ------------------------------ validate ------------------------------ */
 
 /* Reads an unsigned base-128 value of at most maxb bytes from [*pp, end).
- * Inlined with a one-byte fast path: most varints in a record (attributes
- * aside, lengths and deltas of small records) fit in one byte, and the
- * validation walk below is on the produce path for every record. */
+ * One- and two-byte values (most lengths and deltas: a 100-byte record has
+ * two-byte lengths) take an inlined path without a loop; the validation
+ * walk below is on the produce path for every record. */
+static bool walk_uvarint_slow(const uint8_t **pp, const uint8_t *end,
+                              int maxb, uint64_t *out)
+{
+    const uint8_t *p = *pp;
+    size_t n = bk_uvarint_decode(p, (size_t)(end - p), maxb, out);
+    if (n == 0)
+        return false; /* truncated or over-long */
+    *pp = p + n;
+    return true;
+}
+
 static inline bool walk_uvarint(const uint8_t **pp, const uint8_t *end,
                                 int maxb, uint64_t *out)
 {
     const uint8_t *p = *pp;
-    if (p < end && !(*p & 0x80)) {
-        *out = *p;
-        *pp = p + 1;
-        return true;
+    if (__builtin_expect(end - p >= 2, 1)) {
+        uint8_t b0 = p[0], b1 = p[1];
+        if (!(b0 & 0x80)) {
+            *out = b0;
+            *pp = p + 1;
+            return true;
+        }
+        if (!(b1 & 0x80)) {
+            *out = (uint64_t)(b0 & 0x7f) | (uint64_t)b1 << 7;
+            *pp = p + 2;
+            return true;
+        }
     }
-    size_t n = bk_uvarint_decode(p, (size_t)(end - p), maxb, out);
-    if (n == 0)
-        return false;
-    *pp = p + n;
-    return true;
+    return walk_uvarint_slow(pp, end, maxb, out);
 }
 
 static inline bool walk_varint(const uint8_t **pp, const uint8_t *end,
