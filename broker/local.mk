@@ -1,11 +1,64 @@
-# broker/: brookd. So far: the partition log (segments, sparse index,
-# recovery, retention) and the broker's checkpoint files.
+# broker/: brookd.  The partition log (segments, sparse index, recovery,
+# retention) and the broker's checkpoint files; the daemon around them:
+# configuration, network server, request handlers, delayed fetches,
+# partition table, cluster metadata and the ZooKeeper side.
 noinst_LIBRARIES += libbkbroker.a
 libbkbroker_a_SOURCES = \
 	broker/segment.h broker/segment.c \
 	broker/index.h broker/index.c \
 	broker/log.h broker/log.c \
 	broker/epoch.h broker/epoch.c \
-	broker/checkpoint.h broker/checkpoint.c
+	broker/checkpoint.h broker/checkpoint.c \
+	broker/brokercfg.h broker/brokercfg.c \
+	broker/pool.h broker/pool.c \
+	broker/server.h broker/server.c \
+	broker/metadata.h broker/metadata.c \
+	broker/partition.h broker/partition.c \
+	broker/fetchwait.h broker/fetchwait.c \
+	broker/broker.h broker/broker.c \
+	broker/handlers.h broker/handlers.c broker/handlers_data.c \
+	broker/admin.h broker/admin.c \
+	broker/zkbroker.h broker/zkbroker.c
+libbkbroker_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 
 BK_BROKER_LIBS = libbkbroker.a $(BK_COMMON_LIBS)
+
+bin_PROGRAMS += broker/brookd
+broker_brookd_SOURCES = broker/main.c
+broker_brookd_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(SYSTEMD_CFLAGS)
+broker_brookd_LDADD = libbkbroker.a libbkcoord.a $(BK_COMMON_LIBS) \
+	$(ZK_LIBS) $(SYSTEMD_LIBS)
+
+# Unit suite of the broker's own modules (no ZooKeeper).
+check_PROGRAMS += tests/unit/test_broker_units
+TESTS += tests/unit/test_broker_units
+tests_unit_test_broker_units_SOURCES = tests/unit/test_broker_units.c \
+	$(BK_TEST_MAIN)
+tests_unit_test_broker_units_CFLAGS = $(BK_TEST_CFLAGS) \
+	-DBK_TOP_SRCDIR='"$(abs_top_srcdir)"'
+tests_unit_test_broker_units_LDADD = libbkbroker.a libbkcoord.a \
+	$(BK_COMMON_LIBS) $(ZK_LIBS) $(CUNIT_LIBS)
+
+# Integration suites: real ZooKeeper and brookd processes (tests/harness).
+BK_BROKER_INTEGRATION_TESTS = tests/integration/test_broker \
+	tests/integration/test_broker_faults
+check_PROGRAMS += $(BK_BROKER_INTEGRATION_TESTS)
+
+tests_integration_test_broker_SOURCES = tests/integration/test_broker.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_broker_CFLAGS = $(BK_TEST_CFLAGS) \
+	-DBK_TOP_SRCDIR='"$(abs_top_srcdir)"'
+tests_integration_test_broker_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
+
+tests_integration_test_broker_faults_SOURCES = \
+	tests/integration/test_broker_faults.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_broker_faults_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_broker_faults_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
+
+
+# Objects that include the generated proto/brook.pb-c.h wait for it even in
+# a single-target make (see proto/local.mk).
+$(libbkbroker_a_OBJECTS) $(broker_brookd_OBJECTS): proto/brook.pb-c.h

@@ -18,6 +18,8 @@
 #define BK_HARNESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define BK_H_MAX_ZK 5
@@ -78,20 +80,20 @@ void bk_h_sleep_ms(int ms);
 #define BK_H_MAX_BROKERS 8
 
 typedef struct bk_h_broker {
-    int id;                /* broker.id (1-based: broker i has id i + 1) */
-    int port;              /* its listener port on 127.0.0.1 */
-    pid_t pid;             /* 0 when not running */
-    char dir[448];         /* its directory: broker.properties, logs/, out.log */
+    int id;        /* broker.id (1-based: broker i has id i + 1) */
+    int port;      /* its listener port on 127.0.0.1 */
+    pid_t pid;     /* 0 when not running */
+    char dir[448]; /* its directory: broker.properties, logs/, out.log */
 } bk_h_broker;
 
 typedef struct bk_h_cluster {
     bk_h_zk *zk;
-    int n;                 /* brokers */
+    int n; /* brokers */
     bk_h_broker broker[BK_H_MAX_BROKERS];
-    char bootstrap[512];   /* "127.0.0.1:p1,127.0.0.1:p2,..." */
-    char zk_connect[400];  /* zk->connect plus the cluster's chroot */
+    char bootstrap[512];  /* "127.0.0.1:p1,127.0.0.1:p2,..." */
+    char zk_connect[400]; /* zk->connect plus the cluster's chroot */
     char dir[400];
-    char extra_props[2048];/* appended to every broker.properties */
+    char extra_props[2048]; /* appended to every broker.properties */
 } bk_h_cluster;
 
 /* Path of a built program, e.g. bk_h_bin("broker/brookd"): under $BK_BUILD
@@ -114,10 +116,53 @@ int bk_h_broker_start(bk_h_cluster *c, int i, bool wait);
 int bk_h_broker_signal(bk_h_cluster *c, int i, int sig);
 /* Kills everything and frees c. */
 void bk_h_cluster_stop(bk_h_cluster *c);
+/* Number of brokers whose out.log shows a sanitizer report
+ * (AddressSanitizer, LeakSanitizer, UBSan "runtime error"); each is
+ * printed.  Call before bk_h_cluster_stop, e.g. in a suite cleanup. */
+int bk_h_cluster_log_problems(bk_h_cluster *c);
 /* Runs brookctl against the cluster's ZooKeeper: argv-style words after
  * "--zookeeper <connect>".  Output (stdout+stderr) into out (NUL-terminated,
  * may be NULL).  Returns the exit code, or -1 when it could not run. */
 int bk_h_brookctl(bk_h_cluster *c, char *out, size_t outlen,
                   const char *const args[]);
+
+/* ---------------------------------------------------------------------
+ * A raw protocol client for broker tests: frames built with common/frame
+ * over a blocking socket, so a test can send exactly the bytes it wants
+ * (valid requests, garbage, truncated frames).
+ * ------------------------------------------------------------------- */
+struct Brook__Request;
+struct Brook__Response;
+
+/* Connects to 127.0.0.1:port (blocking, with 10 s send/receive timeouts).
+ * Returns the fd or -1. */
+int bk_h_connect(int port);
+/* Writes all n bytes.  0 or -1. */
+int bk_h_send_raw(int fd, const void *p, size_t n);
+/* Sends one request frame.  0 or -1. */
+int bk_h_send_request(int fd, const struct Brook__Request *req);
+/* Reads one response frame within timeout_ms and decodes it into *out
+ * (free with brook__response__free_unpacked).  0; -1 when the connection
+ * closed or failed (EOF is -1 with *out NULL); -2 on timeout; -3 when the
+ * frame does not decode. */
+int bk_h_recv_response(int fd, int timeout_ms, struct Brook__Response **out);
+/* True when the peer closes the connection within timeout_ms (reads and
+ * discards whatever arrives before the EOF). */
+bool bk_h_wait_closed(int fd, int timeout_ms);
+/* Sends req and returns its response (NULL on any failure). */
+struct Brook__Response *bk_h_call(int fd, const struct Brook__Request *req,
+                                  int timeout_ms);
+
+/* Fills the header of req (api_key, correlation_id, client_id "test"). */
+void bk_h_req_init(struct Brook__Request *req, int api_key, int32_t corr);
+
+/* The broker's directory of broker i's partition topic-p log. */
+const char *bk_h_partition_dir(bk_h_cluster *c, int i, const char *topic,
+                               int p);
+/* Waits until broker i answers a Metadata request in which `topic` has
+ * `partitions` partitions, each with a leader (topic creation has reached
+ * the broker).  0 or -1 after timeout_ms. */
+int bk_h_wait_topic(bk_h_cluster *c, int i, const char *topic, int partitions,
+                    int timeout_ms);
 
 #endif

@@ -1,0 +1,34 @@
+/*
+ * broker.c -- glue between the cluster picture, the partitions and the
+ * waiting fetches (see broker.h).
+ */
+#include "broker/broker.h"
+
+#include "common/logging.h"
+
+#define MOD "broker"
+
+void bk_broker_set_md(bk_broker *b, bk_md *md)
+{
+    if (b->stopping) {
+        bk_md_free(md);
+        return;
+    }
+    bk_md *old = b->md;
+    b->md = md;
+    int failed = bk_parts_apply(b->parts, md);
+    if (failed > 0)
+        BK_ERROR(MOD, "%d partition logs could not be created", failed);
+    BK_DEBUG(MOD, "cluster picture: %zu brokers, %zu topics, controller %d",
+             md->nbrokers, md->ntopics, md->controller_id);
+    bk_md_free(old);
+}
+
+void bk_broker_part_changed(void *arg, bk_part *p, bool removing)
+{
+    bk_broker *b = arg;
+    (void)removing;
+    /* A fetch waiting on a partition that moved or goes must be answered
+     * now: re-running it reports the new state (NOT_LEADER...). */
+    bk_fw_wake(b->fwq, p);
+}

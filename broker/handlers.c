@@ -1,0 +1,335 @@
+/*
+ * handlers.c -- request dispatch, ApiVersions, Metadata and the topic
+ * admin requests (see handlers.h).
+ */
+#include "broker/handlers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/zkbroker.h"
+#include "common/logging.h"
+#include "proto/protocol.h"
+
+#define MOD "handlers"
+
+void *bk_hdl_pnew(bk_pool *pool, const void *init, size_t size)
+{
+    void *p = bk_pool_alloc(pool, size);
+    if (p)
+        memcpy(p, init, size);
+    return p;
+}
+
+bool bk_hdl_implemented(int api_key)
+{
+    switch (api_key) {
+    case BK_API_PRODUCE:
+    case BK_API_FETCH:
+    case BK_API_LIST_OFFSETS:
+    case BK_API_METADATA:
+    case BK_API_API_VERSIONS:
+    case BK_API_CREATE_TOPICS:
+    case BK_API_DELETE_TOPICS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void bk_broker_handle(bk_srv *srv, bk_req *req, void *arg)
+{
+    (void)srv;
+    bk_broker *b = arg;
+    int key = req->api_key;
+    if (!bk_hdl_implemented(key)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "API key %d (%s) is not supported", key,
+                 bk_api_name(key));
+        BK_DEBUG(MOD, "%s from %s", msg, bk_req_peer(req));
+        bk_req_respond_error(req, BK_ERR_UNSUPPORTED_VERSION, msg);
+        return;
+    }
+    if (req->api_version < 0 || req->api_version > bk_api_max_version(key)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s version %d is not supported (max %d)",
+                 bk_api_name(key), req->api_version, bk_api_max_version(key));
+        bk_req_respond_error(req, BK_ERR_UNSUPPORTED_VERSION, msg);
+        return;
+    }
+    if ((int)req->msg->body_case != BK_BODY_FIELD(key)) {
+        bk_req_respond_error(req, BK_ERR_INVALID_REQUEST,
+                             "the request body does not match its api_key");
+        return;
+    }
+    switch (key) {
+    case BK_API_PRODUCE:
+        bk_hdl_produce(b, req);
+        break;
+    case BK_API_FETCH:
+        bk_hdl_fetch(b, req);
+        break;
+    case BK_API_LIST_OFFSETS:
+        bk_hdl_list_offsets(b, req);
+        break;
+    case BK_API_METADATA:
+        bk_hdl_metadata(b, req);
+        break;
+    case BK_API_API_VERSIONS:
+        bk_hdl_api_versions(b, req);
+        break;
+    case BK_API_CREATE_TOPICS:
+        bk_hdl_create_topics(b, req);
+        break;
+    case BK_API_DELETE_TOPICS:
+        bk_hdl_delete_topics(b, req);
+        break;
+    }
+}
+
+bk_part *bk_hdl_leader_part(bk_broker *b, const char *topic, int32_t p,
+                            int32_t *err)
+{
+    bk_part *part = bk_parts_find(b->parts, topic, p);
+    if (part && part->is_leader)
+        return part;
+    const bk_md_topic *t = bk_md_topic_find(b->md, topic);
+    if (!t || t->deleting || p < 0 || (size_t)p >= t->nparts)
+        *err = BK_ERR_UNKNOWN_TOPIC_OR_PART;
+    else
+        *err = BK_ERR_NOT_LEADER_FOR_PARTITION;
+    return NULL;
+}
+
+Brook__LeaderIdAndEpoch *bk_hdl_current_leader(bk_broker *b, bk_pool *pool,
+                                               const char *topic, int32_t p)
+{
+    Brook__LeaderIdAndEpoch *l = BK_PNEW(pool, Brook__LeaderIdAndEpoch,
+                                         BROOK__LEADER_ID_AND_EPOCH__INIT);
+    if (!l)
+        return NULL;
+    const bk_md_part *mp = bk_md_part_find(b->md, topic, p);
+    l->leader_id = mp && mp->has_state ? mp->leader : -1;
+    l->leader_epoch = mp && mp->has_state ? mp->leader_epoch : -1;
+    return l;
+}
+
+/* ----------------------------- ApiVersions ----------------------------- */
+
+void bk_hdl_api_versions(bk_broker *b, bk_req *req)
+{
+    (void)b;
+    Brook__ApiVersion v[BK_API_KEY_MAX + 1];
+    Brook__ApiVersion *pv[BK_API_KEY_MAX + 1];
+    size_t n = 0;
+    for (int k = 0; k <= BK_API_KEY_MAX; k++) {
+        if (!bk_hdl_implemented(k))
+            continue;
+        brook__api_version__init(&v[n]);
+        v[n].api_key = k;
+        v[n].min_version = 0;
+        v[n].max_version = bk_api_max_version(k);
+        pv[n] = &v[n];
+        n++;
+    }
+    Brook__ApiVersionsResponse body = BROOK__API_VERSIONS_RESPONSE__INIT;
+    body.n_api_keys = n;
+    body.api_keys = pv;
+    Brook__Response resp = BROOK__RESPONSE__INIT;
+    resp.body_case = BROOK__RESPONSE__BODY_API_VERSIONS;
+    resp.api_versions = &body;
+    bk_req_respond(req, &resp);
+}
+
+/* ------------------------------ Metadata ------------------------------ */
+
+static bool is_live(const bk_md *md, int32_t id)
+{
+    return bk_md_broker_find(md, id) != NULL;
+}
+
+static int32_t *copy_ids(bk_pool *pool, const int32_t *v, size_t n)
+{
+    int32_t *d = bk_pool_calloc(pool, n ? n : 1, sizeof *d);
+    if (d && n)
+        memcpy(d, v, n * sizeof *d);
+    return d;
+}
+
+static Brook__MetadataResponseTopic *md_topic(bk_broker *b, bk_pool *pool,
+                                              const bk_md_topic *t)
+{
+    Brook__MetadataResponseTopic *rt =
+        BK_PNEW(pool, Brook__MetadataResponseTopic,
+                BROOK__METADATA_RESPONSE_TOPIC__INIT);
+    if (!rt)
+        return NULL;
+    rt->name = t->name;
+    rt->partitions =
+        bk_pool_calloc(pool, t->nparts ? t->nparts : 1, sizeof *rt->partitions);
+    if (!rt->partitions)
+        return NULL;
+    for (size_t i = 0; i < t->nparts; i++) {
+        const bk_md_part *mp = &t->parts[i];
+        Brook__MetadataResponsePartition *rp =
+            BK_PNEW(pool, Brook__MetadataResponsePartition,
+                    BROOK__METADATA_RESPONSE_PARTITION__INIT);
+        if (!rp)
+            return NULL;
+        rp->partition_index = mp->index;
+        rp->replica_nodes = copy_ids(pool, mp->replicas, mp->nreplicas);
+        rp->n_replica_nodes = mp->nreplicas;
+        rp->offline_replicas =
+            bk_pool_calloc(pool, mp->nreplicas ? mp->nreplicas : 1,
+                           sizeof *rp->offline_replicas);
+        if (!rp->replica_nodes || !rp->offline_replicas)
+            return NULL;
+        for (size_t k = 0; k < mp->nreplicas; k++)
+            if (!is_live(b->md, mp->replicas[k]))
+                rp->offline_replicas[rp->n_offline_replicas++] =
+                    mp->replicas[k];
+        if (mp->has_state) {
+            rp->isr_nodes = copy_ids(pool, mp->isr, mp->nisr);
+            if (!rp->isr_nodes)
+                return NULL;
+            rp->n_isr_nodes = mp->nisr;
+            rp->leader_epoch = mp->leader_epoch;
+        }
+        if (mp->has_state && mp->leader >= 0 && is_live(b->md, mp->leader)) {
+            rp->leader_id = mp->leader;
+        } else {
+            rp->leader_id = -1;
+            rp->error_code = BK_ERR_LEADER_NOT_AVAILABLE;
+        }
+        rt->partitions[rt->n_partitions++] = rp;
+    }
+    return rt;
+}
+
+static Brook__MetadataResponseTopic *
+md_error_topic(bk_pool *pool, const char *name, int32_t err)
+{
+    Brook__MetadataResponseTopic *rt =
+        BK_PNEW(pool, Brook__MetadataResponseTopic,
+                BROOK__METADATA_RESPONSE_TOPIC__INIT);
+    if (rt) {
+        rt->name = (char *)name;
+        rt->error_code = err;
+    }
+    return rt;
+}
+
+static bool valid_topic_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 249 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+void bk_hdl_metadata(bk_broker *b, bk_req *req)
+{
+    const Brook__MetadataRequest *mr = req->msg->metadata;
+    bk_pool pool = BK_POOL_INIT;
+    Brook__MetadataResponse body = BROOK__METADATA_RESPONSE__INIT;
+    const bk_md *md = b->md;
+    bool oom = false;
+
+    body.cluster_id = md->cluster_id;
+    body.controller_id = md->controller_id;
+    body.brokers = bk_pool_calloc(&pool, md->nbrokers ? md->nbrokers : 1,
+                                  sizeof *body.brokers);
+    oom |= !body.brokers;
+    for (size_t i = 0; !oom && i < md->nbrokers; i++) {
+        Brook__MetadataResponseBroker *rb =
+            BK_PNEW(&pool, Brook__MetadataResponseBroker,
+                    BROOK__METADATA_RESPONSE_BROKER__INIT);
+        if (!rb) {
+            oom = true;
+            break;
+        }
+        rb->node_id = md->brokers[i].id;
+        rb->host = md->brokers[i].host;
+        rb->port = md->brokers[i].port;
+        rb->rack = md->brokers[i].rack;
+        body.brokers[body.n_brokers++] = rb;
+    }
+
+    size_t want = mr->all_topics ? md->ntopics : mr->n_topics;
+    body.topics = bk_pool_calloc(&pool, want ? want : 1, sizeof *body.topics);
+    oom |= !body.topics;
+    if (!oom && mr->all_topics) {
+        for (size_t i = 0; i < md->ntopics; i++) {
+            if (md->topics[i].deleting)
+                continue;
+            Brook__MetadataResponseTopic *rt =
+                md_topic(b, &pool, &md->topics[i]);
+            if (!rt) {
+                oom = true;
+                break;
+            }
+            body.topics[body.n_topics++] = rt;
+        }
+    } else if (!oom) {
+        for (size_t i = 0; i < mr->n_topics; i++) {
+            const char *name = mr->topics[i]->name;
+            const bk_md_topic *t = bk_md_topic_find(md, name);
+            Brook__MetadataResponseTopic *rt;
+            if (t && !t->deleting) {
+                rt = md_topic(b, &pool, t);
+            } else if (!valid_topic_name(name)) {
+                rt = md_error_topic(&pool, name, BK_ERR_TOPIC_EXCEPTION);
+            } else if (!t && mr->allow_auto_topic_creation &&
+                       b->cfg->auto_create_topics && !b->stopping) {
+                /* Kafka: start creating it and tell the client to come
+                 * back (LEADER_NOT_AVAILABLE is retriable). */
+                bk_zkb_auto_create(b->zkb, name);
+                rt = md_error_topic(&pool, name, BK_ERR_LEADER_NOT_AVAILABLE);
+            } else {
+                rt = md_error_topic(&pool, name, BK_ERR_UNKNOWN_TOPIC_OR_PART);
+            }
+            if (!rt) {
+                oom = true;
+                break;
+            }
+            body.topics[body.n_topics++] = rt;
+        }
+    }
+    if (oom) {
+        bk_req_respond_error(req, BK_ERR_UNKNOWN, "out of memory");
+    } else {
+        Brook__Response resp = BROOK__RESPONSE__INIT;
+        resp.body_case = BROOK__RESPONSE__BODY_METADATA;
+        resp.metadata = &body;
+        bk_req_respond(req, &resp);
+    }
+    bk_pool_free(&pool);
+}
+
+/* --------------------------- topic admin --------------------------- */
+
+void bk_hdl_create_topics(bk_broker *b, bk_req *req)
+{
+    if (b->stopping) {
+        bk_req_respond_error(req, BK_ERR_BROKER_NOT_AVAILABLE,
+                             "the broker is shutting down");
+        return;
+    }
+    bk_zkb_create_topics(b->zkb, req);
+}
+
+void bk_hdl_delete_topics(bk_broker *b, bk_req *req)
+{
+    if (b->stopping) {
+        bk_req_respond_error(req, BK_ERR_BROKER_NOT_AVAILABLE,
+                             "the broker is shutting down");
+        return;
+    }
+    bk_zkb_delete_topics(b->zkb, req);
+}

@@ -1,0 +1,1069 @@
+/*
+ * zkbroker.c -- registration, watches and topic admin through ZooKeeper
+ * (see zkbroker.h).
+ *
+ * Watches are one-shot and set by reads.  The worker keeps the set of
+ * watches it has armed ("armed", keyed by kind and path) so that re-reading
+ * a node whose watch has not fired yet does not stack a second watch on
+ * it; a firing removes the key, and the re-read that follows arms it
+ * again.  A new session starts with no watches: the set is cleared and
+ * everything is read afresh.
+ */
+#include "broker/zkbroker.h"
+
+#include "broker/admin.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/fileio.h"
+#include "common/logging.h"
+#include "coordinator/zk.h"
+#include "coordinator/zkdata.h"
+#include "proto/protocol.h"
+
+#define MOD          "zookeeper"
+#define SESSION_FILE "zk-session-id"
+#define RETRY_MS     1000
+
+/* ------------------------------ string set ------------------------------ */
+
+typedef struct sitem {
+    char *s;
+    struct sitem *next;
+} sitem;
+
+typedef struct strset {
+    sitem **b;
+    size_t nb, n;
+} strset;
+
+static size_t shash(const char *s)
+{
+    size_t h = 5381;
+    while (*s)
+        h = h * 33 + (unsigned char)*s++;
+    return h;
+}
+
+static bool sset_has(const strset *ss, const char *s)
+{
+    if (!ss->nb)
+        return false;
+    for (sitem *i = ss->b[shash(s) % ss->nb]; i; i = i->next)
+        if (strcmp(i->s, s) == 0)
+            return true;
+    return false;
+}
+
+static void sset_add(strset *ss, const char *s)
+{
+    if (sset_has(ss, s))
+        return;
+    if (ss->n >= ss->nb) {
+        size_t nb = ss->nb ? ss->nb * 2 : 64;
+        sitem **b = calloc(nb, sizeof *b);
+        if (!b)
+            return; /* a watch may then be set twice: harmless */
+        for (size_t k = 0; k < ss->nb; k++) {
+            sitem *i = ss->b[k];
+            while (i) {
+                sitem *next = i->next;
+                size_t h = shash(i->s) % nb;
+                i->next = b[h];
+                b[h] = i;
+                i = next;
+            }
+        }
+        free(ss->b);
+        ss->b = b;
+        ss->nb = nb;
+    }
+    sitem *i = malloc(sizeof *i);
+    if (!i || !(i->s = strdup(s))) {
+        free(i);
+        return;
+    }
+    size_t h = shash(s) % ss->nb;
+    i->next = ss->b[h];
+    ss->b[h] = i;
+    ss->n++;
+}
+
+static void sset_del(strset *ss, const char *s)
+{
+    if (!ss->nb)
+        return;
+    for (sitem **pi = &ss->b[shash(s) % ss->nb]; *pi; pi = &(*pi)->next) {
+        if (strcmp((*pi)->s, s) == 0) {
+            sitem *i = *pi;
+            *pi = i->next;
+            free(i->s);
+            free(i);
+            ss->n--;
+            return;
+        }
+    }
+}
+
+static void sset_clear(strset *ss)
+{
+    for (size_t k = 0; k < ss->nb; k++) {
+        sitem *i = ss->b[k];
+        while (i) {
+            sitem *next = i->next;
+            free(i->s);
+            free(i);
+            i = next;
+        }
+    }
+    free(ss->b);
+    memset(ss, 0, sizeof *ss);
+}
+
+/* -------------------------------- state -------------------------------- */
+
+typedef enum job_type {
+    J_WATCH = 1, /* a watch fired on path */
+    J_SESSION,   /* the session changed state */
+    J_CREATE,    /* CreateTopics request */
+    J_DELETE,    /* DeleteTopics request */
+    J_AUTO,      /* auto-create topic */
+} job_type;
+
+typedef struct job {
+    job_type type;
+    char *path;        /* J_WATCH; J_AUTO: the topic */
+    bk_zk_state state; /* J_SESSION */
+    bk_req *req;       /* J_CREATE, J_DELETE (held) */
+    struct job *next;
+} job;
+
+struct bk_zkb {
+    bk_zkb_opts o;
+    char session_path[4096];
+    bk_zk *zk;
+    char cluster_id[64];
+    int64_t prev_session; /* our last session id, from the file */
+    /* Worker-owned. */
+    bk_md *md;
+    strset armed;
+    strset marks; /* topics under /admin/delete_topics */
+    /* Queue (under mu). */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job *head, *tail;
+    bool quit;
+    pthread_t thread;
+    bool started;
+    /* Loop-owned. */
+    bool stopping;
+};
+
+/* An event from ZooKeeper's thread to the loop. */
+typedef struct zk_event {
+    bk_zkb *z;
+    bool session;
+    bk_zk_state state;
+    char path[];
+} zk_event;
+
+/* --------------------------------- queue --------------------------------- */
+
+static void job_free(job *j)
+{
+    free(j->path);
+    free(j);
+}
+
+static void push(bk_zkb *z, job *j)
+{
+    pthread_mutex_lock(&z->mu);
+    j->next = NULL;
+    if (z->tail)
+        z->tail->next = j;
+    else
+        z->head = j;
+    z->tail = j;
+    pthread_cond_signal(&z->cv);
+    pthread_mutex_unlock(&z->mu);
+}
+
+/* Blocks for the next job; NULL when told to quit. */
+static job *pop(bk_zkb *z)
+{
+    pthread_mutex_lock(&z->mu);
+    while (!z->head && !z->quit)
+        pthread_cond_wait(&z->cv, &z->mu);
+    job *j = NULL;
+    if (!z->quit) {
+        j = z->head;
+        z->head = j->next;
+        if (!z->head)
+            z->tail = NULL;
+    }
+    pthread_mutex_unlock(&z->mu);
+    return j;
+}
+
+/* Sleeps ms or until told to quit; true when quitting. */
+static bool nap(bk_zkb *z, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&z->mu);
+    while (!z->quit && pthread_cond_timedwait(&z->cv, &z->mu, &ts) == 0) {
+    }
+    bool q = z->quit;
+    pthread_mutex_unlock(&z->mu);
+    return q;
+}
+
+/* ------------------------- ZooKeeper callbacks ------------------------- */
+/* These run on ZooKeeper's completion thread: post and return. */
+
+static void on_event(bk_loop *loop, void *arg);
+
+static void post_event(bk_zkb *z, bool session, bk_zk_state st,
+                       const char *path)
+{
+    size_t n = path ? strlen(path) : 0;
+    zk_event *e = malloc(sizeof *e + n + 1);
+    if (!e) {
+        /* Lost event: a later full read (session expiry) repairs it. */
+        BK_ERROR(MOD, "out of memory: a ZooKeeper event was dropped");
+        return;
+    }
+    e->z = z;
+    e->session = session;
+    e->state = st;
+    memcpy(e->path, path ? path : "", n + 1);
+    if (bk_loop_post(z->o.loop, on_event, e) != 0) {
+        BK_ERROR(MOD, "cannot post a ZooKeeper event to the loop");
+        free(e);
+    }
+}
+
+static void session_cb(void *arg, bk_zk_state st)
+{
+    post_event(arg, true, st, NULL);
+}
+
+static void watch_cb(void *arg, bk_zk_event ev, const char *path)
+{
+    (void)ev;
+    post_event(arg, false, BK_ZK_CONNECTED, path);
+}
+
+/* Loop thread: turn an event into a job. */
+static void on_event(bk_loop *loop, void *arg)
+{
+    (void)loop;
+    zk_event *e = arg;
+    bk_zkb *z = e->z;
+    if (z->stopping) {
+        free(e);
+        return;
+    }
+    job *j = calloc(1, sizeof *j);
+    if (!j) {
+        free(e);
+        return;
+    }
+    if (e->session) {
+        j->type = J_SESSION;
+        j->state = e->state;
+        BK_INFO(MOD, "session %s", bk_zk_state_name(e->state));
+        if (z->o.on_state)
+            z->o.on_state(z->o.arg, e->state == BK_ZK_CONNECTED);
+    } else {
+        j->type = J_WATCH;
+        j->path = strdup(e->path);
+        if (!j->path) {
+            free(j);
+            free(e);
+            return;
+        }
+    }
+    free(e);
+    push(z, j);
+}
+
+/* -------------------------------- reads -------------------------------- */
+/* Worker (or main thread before the worker starts). */
+
+/* The armed-set key of a watch on path ('c'hildren, 'd'ata, 'e'xists). */
+static void key(char *out, size_t cap, char kind, const char *path)
+{
+    snprintf(out, cap, "%c:%s", kind, path);
+}
+
+/* Children of path, watching it unless a watch is armed.  A missing node
+ * gives an empty list. */
+static int watched_children(bk_zkb *z, const char *path, bk_zk_strings *out)
+{
+    char k[BK_ZKC_PATH_MAX + 8];
+    key(k, sizeof k, 'c', path);
+    bool arm = !sset_has(&z->armed, k);
+    int rc = bk_zk_children(z->zk, path, out, arm ? watch_cb : NULL, z);
+    if (rc == 0 && arm)
+        sset_add(&z->armed, k);
+    if (rc == -BK_ENOENT) {
+        out->v = NULL;
+        out->n = 0;
+        return 0;
+    }
+    return rc;
+}
+
+/* Data of path, watching it (existence included) unless armed.  ENOENT
+ * when absent (then watched for creation). */
+static int watched_get(bk_zkb *z, const char *path, bk_buf *out, bk_zk_stat *st)
+{
+    char k[BK_ZKC_PATH_MAX + 8];
+    key(k, sizeof k, 'd', path);
+    bool arm = !sset_has(&z->armed, k);
+    for (int tries = 0; tries < 3; tries++) {
+        int rc = bk_zk_get(z->zk, path, out, st, arm ? watch_cb : NULL, z);
+        if (rc == 0) {
+            if (arm)
+                sset_add(&z->armed, k);
+            return 0;
+        }
+        if (rc != -BK_ENOENT || !arm)
+            return rc;
+        /* No node, no watch: watch for its creation instead. */
+        rc = bk_zk_exists(z->zk, path, NULL, watch_cb, z);
+        if (rc == -BK_ENOENT) {
+            sset_add(&z->armed, k);
+            return -BK_ENOENT;
+        }
+        if (rc != 0)
+            return rc;
+        /* Created in between: read it (the exists watch now covers it). */
+        sset_add(&z->armed, k);
+        arm = false;
+    }
+    return -BK_EIO;
+}
+
+static int read_state(bk_zkb *z, const char *topic, int32_t p)
+{
+    char path[BK_ZKC_PATH_MAX];
+    if (bk_zkc_path_partition_state(path, topic, p) != 0)
+        return -BK_EINVAL;
+    bk_buf b = BK_BUF_INIT;
+    bk_zk_stat st;
+    int rc = watched_get(z, path, &b, &st);
+    if (rc == -BK_ENOENT) {
+        bk_md_clear_state(z->md, topic, p);
+        bk_buf_free(&b);
+        return 0;
+    }
+    if (rc == 0) {
+        bk_zkc_pstate ps;
+        char err[256];
+        if (bk_zkc_pstate_decode(b.data, b.len, &ps, err, sizeof err) != 0) {
+            BK_WARN(MOD, "%s: %s (ignored)", path, err);
+            bk_md_clear_state(z->md, topic, p);
+        } else {
+            rc = bk_md_set_state(z->md, topic, p, ps.leader, ps.leader_epoch,
+                                 ps.controller_epoch, st.version, ps.isr,
+                                 (size_t)ps.nisr);
+            if (rc == -BK_ENOENT)
+                rc = 0;
+        }
+    }
+    bk_buf_free(&b);
+    return rc;
+}
+
+/* /config/topics/<t>: the topic's config overrides (watched, so that a
+ * change, e.g. brookctl setting retention.ms, reaches the logs). */
+static int read_topic_config(bk_zkb *z, const char *topic)
+{
+    char path[BK_ZKC_PATH_MAX];
+    if (bk_zkc_path_topic_config(path, topic) != 0)
+        return -BK_EINVAL;
+    bk_buf b = BK_BUF_INIT;
+    int rc = watched_get(z, path, &b, NULL);
+    bk_zkc_config cfg = {0};
+    if (rc == 0) {
+        char err[256];
+        if (b.len > 0 &&
+            bk_zkc_config_decode(b.data, b.len, &cfg, err, sizeof err) != 0) {
+            BK_WARN(MOD, "%s: %s (no overrides applied)", path, err);
+            memset(&cfg, 0, sizeof cfg);
+        }
+    } else if (rc != -BK_ENOENT) {
+        bk_buf_free(&b);
+        return rc;
+    }
+    bk_buf_free(&b);
+    const char **keys = calloc(cfg.n ? cfg.n : 1, sizeof *keys);
+    const char **vals = calloc(cfg.n ? cfg.n : 1, sizeof *vals);
+    rc = keys && vals ? 0 : -BK_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < cfg.n; i++) {
+        keys[i] = cfg.kv[i].key;
+        vals[i] = cfg.kv[i].value;
+    }
+    if (rc == 0) {
+        rc = bk_md_set_topic_config(z->md, topic, keys, vals, cfg.n);
+        if (rc == -BK_ENOENT)
+            rc = 0;
+    }
+    free(keys);
+    free(vals);
+    bk_zkc_config_free(&cfg);
+    return rc;
+}
+
+static int read_topic(bk_zkb *z, const char *topic)
+{
+    char path[BK_ZKC_PATH_MAX];
+    if (bk_zkc_path_topic(path, topic) != 0)
+        return -BK_EINVAL;
+    bk_buf b = BK_BUF_INIT;
+    bk_zk_stat st;
+    int rc = watched_get(z, path, &b, &st);
+    if (rc == -BK_ENOENT) {
+        bk_md_remove_topic(z->md, topic);
+        bk_buf_free(&b);
+        return 0;
+    }
+    if (rc != 0) {
+        bk_buf_free(&b);
+        return rc;
+    }
+    bk_zkc_assignment a;
+    char err[256];
+    rc = bk_zkc_assignment_decode(b.data, b.len, &a, err, sizeof err);
+    bk_buf_free(&b);
+    if (rc != 0) {
+        BK_WARN(MOD, "%s: %s (topic ignored)", path, err);
+        bk_md_remove_topic(z->md, topic);
+        return rc == -BK_ENOMEM ? rc : 0;
+    }
+    /* Partitions must be 0..n-1 to be served; a gap ends the list. */
+    size_t n = 0;
+    while (n < (size_t)a.nparts && a.parts[n].id == (int32_t)n)
+        n++;
+    if (n < (size_t)a.nparts)
+        BK_WARN(MOD, "%s: partition ids are not 0..%d; serving 0..%zu", path,
+                a.nparts - 1, n ? n - 1 : 0);
+    int32_t **reps = calloc(n ? n : 1, sizeof *reps);
+    size_t *nrep = calloc(n ? n : 1, sizeof *nrep);
+    if (!reps || !nrep) {
+        free(reps);
+        free(nrep);
+        bk_zkc_assignment_free(&a);
+        return -BK_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        reps[i] = a.parts[i].replicas;
+        nrep[i] = (size_t)a.parts[i].nreplicas;
+    }
+    rc = bk_md_set_topic(z->md, topic, n, reps, nrep);
+    free(reps);
+    free(nrep);
+    bk_zkc_assignment_free(&a);
+    if (rc != 0)
+        return rc;
+    bk_md_set_deleting(z->md, topic, sset_has(&z->marks, topic));
+    rc = read_topic_config(z, topic);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = read_state(z, topic, (int32_t)i);
+    return rc;
+}
+
+static int read_topic_list(bk_zkb *z)
+{
+    bk_zk_strings names = {0};
+    int rc = watched_children(z, BK_ZKC_BROKERS_TOPICS, &names);
+    if (rc != 0)
+        return rc;
+    bk_md_retain_topics(z->md, names.v, names.n);
+    for (size_t i = 0; i < names.n && rc == 0; i++)
+        if (!bk_md_topic_find(z->md, names.v[i]))
+            rc = read_topic(z, names.v[i]);
+    bk_zk_strings_free(&names);
+    return rc;
+}
+
+static int read_brokers(bk_zkb *z)
+{
+    bk_zk_strings ids = {0};
+    int rc = watched_children(z, BK_ZKC_BROKERS_IDS, &ids);
+    if (rc != 0)
+        return rc;
+    int32_t *keep = calloc(ids.n ? ids.n : 1, sizeof *keep);
+    size_t nkeep = 0;
+    if (!keep) {
+        bk_zk_strings_free(&ids);
+        return -BK_ENOMEM;
+    }
+    bk_buf b = BK_BUF_INIT;
+    for (size_t i = 0; i < ids.n && rc == 0; i++) {
+        char *end;
+        long id = strtol(ids.v[i], &end, 10);
+        if (*end || id < 0 || id > INT32_MAX)
+            continue;
+        char path[BK_ZKC_PATH_MAX];
+        bk_zkc_path_broker(path, (int32_t)id);
+        bk_buf_reset(&b);
+        rc = bk_zk_get(z->zk, path, &b, NULL, NULL, NULL);
+        if (rc == -BK_ENOENT) {
+            rc = 0; /* gone meanwhile; the children watch tells us */
+            continue;
+        }
+        if (rc != 0)
+            break;
+        bk_zkc_broker br;
+        char err[256];
+        if (bk_zkc_broker_decode((int32_t)id, b.data, b.len, &br, err,
+                                 sizeof err) != 0) {
+            BK_WARN(MOD, "%s: %s (broker ignored)", path, err);
+            continue;
+        }
+        rc = bk_md_set_broker(z->md, (int32_t)id, br.host, br.port,
+                              br.has_rack ? br.rack : "");
+        keep[nkeep++] = (int32_t)id;
+    }
+    bk_buf_free(&b);
+    if (rc == 0)
+        bk_md_retain_brokers(z->md, keep, nkeep);
+    free(keep);
+    bk_zk_strings_free(&ids);
+    return rc;
+}
+
+static int read_marks(bk_zkb *z)
+{
+    bk_zk_strings names = {0};
+    int rc = watched_children(z, BK_ZKC_DELETE_TOPICS, &names);
+    if (rc != 0)
+        return rc;
+    sset_clear(&z->marks);
+    for (size_t i = 0; i < names.n; i++)
+        sset_add(&z->marks, names.v[i]);
+    for (size_t i = 0; i < z->md->ntopics; i++)
+        z->md->topics[i].deleting = sset_has(&z->marks, z->md->topics[i].name);
+    bk_zk_strings_free(&names);
+    return 0;
+}
+
+static int read_controller(bk_zkb *z)
+{
+    bk_buf b = BK_BUF_INIT;
+    int rc = watched_get(z, BK_ZKC_CONTROLLER, &b, NULL);
+    if (rc == -BK_ENOENT) {
+        z->md->controller_id = -1;
+        rc = 0;
+    } else if (rc == 0) {
+        int32_t id;
+        char err[256];
+        z->md->controller_id =
+            bk_zkc_controller_decode(b.data, b.len, &id, err, sizeof err) == 0
+                ? id
+                : -1;
+    }
+    bk_buf_free(&b);
+    return rc;
+}
+
+/* Reads everything into a fresh picture (a new session has no watches). */
+static int read_all(bk_zkb *z)
+{
+    bk_md *md = bk_md_new();
+    if (!md || bk_md_set_cluster_id(md, z->cluster_id) != 0) {
+        bk_md_free(md);
+        return -BK_ENOMEM;
+    }
+    bk_md_free(z->md);
+    z->md = md;
+    sset_clear(&z->armed);
+    int rc = read_brokers(z);
+    if (rc == 0)
+        rc = read_marks(z);
+    if (rc == 0)
+        rc = read_topic_list(z);
+    if (rc == 0)
+        rc = read_controller(z);
+    if (rc == 0)
+        md->complete = true;
+    return rc;
+}
+
+/* Re-reads what the watch on path is about. */
+static int read_for_path(bk_zkb *z, const char *path)
+{
+    static const char topics[] = BK_ZKC_BROKERS_TOPICS "/";
+    char k[BK_ZKC_PATH_MAX + 8];
+    if (strcmp(path, BK_ZKC_BROKERS_IDS) == 0) {
+        key(k, sizeof k, 'c', path);
+        sset_del(&z->armed, k);
+        return read_brokers(z);
+    }
+    if (strcmp(path, BK_ZKC_BROKERS_TOPICS) == 0) {
+        key(k, sizeof k, 'c', path);
+        sset_del(&z->armed, k);
+        return read_topic_list(z);
+    }
+    if (strcmp(path, BK_ZKC_DELETE_TOPICS) == 0) {
+        key(k, sizeof k, 'c', path);
+        sset_del(&z->armed, k);
+        return read_marks(z);
+    }
+    key(k, sizeof k, 'd', path);
+    sset_del(&z->armed, k);
+    if (strcmp(path, BK_ZKC_CONTROLLER) == 0)
+        return read_controller(z);
+    static const char configs[] = BK_ZKC_CONFIG_TOPICS "/";
+    if (strncmp(path, configs, sizeof configs - 1) == 0) {
+        const char *t = path + sizeof configs - 1;
+        if (bk_md_topic_find(z->md, t))
+            return read_topic_config(z, t);
+        return 0;
+    }
+    if (strncmp(path, topics, sizeof topics - 1) == 0) {
+        const char *t = path + sizeof topics - 1;
+        const char *slash = strchr(t, '/');
+        char topic[BK_TOPIC_NAME_MAX + 1];
+        size_t tl = slash ? (size_t)(slash - t) : strlen(t);
+        if (tl == 0 || tl > BK_TOPIC_NAME_MAX)
+            return 0;
+        memcpy(topic, t, tl);
+        topic[tl] = '\0';
+        if (!slash)
+            return read_topic(z, topic);
+        static const char parts[] = "/partitions/";
+        if (strncmp(slash, parts, sizeof parts - 1) != 0)
+            return 0;
+        const char *d = slash + sizeof parts - 1;
+        int64_t p = 0;
+        const char *q = d;
+        while (*q >= '0' && *q <= '9' && p <= INT32_MAX)
+            p = p * 10 + (*q++ - '0');
+        if (q == d || p > INT32_MAX || strcmp(q, "/state") != 0)
+            return 0;
+        if (bk_md_topic_find(z->md, topic))
+            return read_state(z, topic, (int32_t)p);
+    }
+    return 0;
+}
+
+/* -------------------------- posting to the loop -------------------------- */
+
+typedef struct md_post {
+    bk_zkb_md_fn *fn;
+    void *arg;
+    bk_md *md;
+} md_post;
+
+static void on_md_post(bk_loop *loop, void *arg)
+{
+    (void)loop;
+    md_post *p = arg;
+    p->fn(p->arg, p->md); /* ownership of md passes on */
+    free(p);
+}
+
+static void post_md(bk_zkb *z)
+{
+    md_post *p = malloc(sizeof *p);
+    bk_md *md = bk_md_clone(z->md);
+    if (!p || !md) {
+        free(p);
+        bk_md_free(md);
+        BK_ERROR(MOD, "out of memory: metadata update dropped");
+        return;
+    }
+    *p = (md_post){z->o.on_md, z->o.arg, md};
+    if (bk_loop_post(z->o.loop, on_md_post, p) != 0) {
+        bk_md_free(md);
+        free(p);
+    }
+}
+
+typedef struct fatal_post {
+    bk_zkb_fatal_fn *fn;
+    void *arg;
+    char why[512];
+} fatal_post;
+
+static void on_fatal_post(bk_loop *loop, void *arg)
+{
+    (void)loop;
+    fatal_post *p = arg;
+    p->fn(p->arg, p->why);
+    free(p);
+}
+
+static void post_fatal(bk_zkb *z, const char *why)
+{
+    fatal_post *p = malloc(sizeof *p);
+    if (!p)
+        return;
+    p->fn = z->o.on_fatal;
+    p->arg = z->o.arg;
+    snprintf(p->why, sizeof p->why, "%s", why);
+    if (bk_loop_post(z->o.loop, on_fatal_post, p) != 0)
+        free(p);
+}
+
+/* ----------------------------- registration ----------------------------- */
+
+static int64_t read_session_file(const char *path)
+{
+    char *text = NULL;
+    size_t len;
+    int64_t id = 0;
+    if (bk_file_read_all(path, 256, &text, &len) == 0) {
+        unsigned long long v;
+        if (sscanf(text, "%llx", &v) == 1)
+            id = (int64_t)v;
+    }
+    free(text);
+    return id;
+}
+
+static int write_session_file(const char *path, int64_t id)
+{
+    char text[64];
+    int n = snprintf(text, sizeof text, "%llx\n", (unsigned long long)id);
+    return bk_file_write_atomic(path, text, (size_t)n);
+}
+
+static int do_register(bk_zkb *z)
+{
+    const bk_bcfg *cfg = z->o.cfg;
+    char path[BK_ZKC_PATH_MAX];
+    bk_zkc_path_broker(path, cfg->broker_id);
+    int64_t sid = bk_zk_session_id(z->zk);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        bk_zk_stat st;
+        int rc = bk_zk_exists(z->zk, path, &st, NULL, NULL);
+        if (rc == 0) {
+            if (st.ephemeral_owner == sid)
+                return 0; /* ours already (a retried create went through) */
+            if (z->prev_session != 0 && st.ephemeral_owner == z->prev_session) {
+                BK_INFO(MOD,
+                        "%s belongs to this broker's previous session "
+                        "0x%llx (killed before it expired): replacing it",
+                        path, (unsigned long long)st.ephemeral_owner);
+                rc = bk_zk_delete(z->zk, path, st.version);
+                if (rc != 0 && rc != -BK_ENOENT && rc != -BK_ERANGE)
+                    return rc;
+                continue;
+            }
+            BK_ERROR(MOD,
+                     "broker.id %d is already registered in ZooKeeper (%s, "
+                     "session 0x%llx): another broker is running with this "
+                     "id; refusing to start",
+                     cfg->broker_id, path,
+                     (unsigned long long)st.ephemeral_owner);
+            return -BK_EEXIST;
+        }
+        if (rc != -BK_ENOENT)
+            return rc;
+        /* Record the session before the znode exists, so that a crash
+         * right after the create is still recognised at the next start. */
+        if (write_session_file(z->session_path, sid) != 0)
+            BK_WARN(MOD, "cannot write %s: %s", z->session_path,
+                    strerror(errno));
+        z->prev_session = sid;
+        bk_zkc_broker br;
+        memset(&br, 0, sizeof br);
+        br.id = cfg->broker_id;
+        br.version = 4;
+        br.nendpoints = 1;
+        snprintf(br.endpoints[0].listener, sizeof br.endpoints[0].listener,
+                 "PLAINTEXT");
+        snprintf(br.endpoints[0].protocol, sizeof br.endpoints[0].protocol,
+                 "PLAINTEXT");
+        snprintf(br.endpoints[0].host, sizeof br.endpoints[0].host, "%s",
+                 cfg->adv_host);
+        br.endpoints[0].port = cfg->adv_port;
+        br.jmx_port = -1;
+        br.has_rack = cfg->rack[0] != '\0';
+        snprintf(br.rack, sizeof br.rack, "%s", cfg->rack);
+        br.timestamp = bk_clock_wall_ms();
+        bk_buf json = BK_BUF_INIT;
+        rc = bk_zkc_broker_encode(&br, &json);
+        if (rc == 0 && !bk_buf_ok(&json))
+            rc = -BK_ENOMEM;
+        if (rc == 0)
+            rc = bk_zk_create(z->zk, path, json.data, json.len, BK_ZK_EPHEMERAL,
+                              NULL, 0);
+        bk_buf_free(&json);
+        if (rc == 0) {
+            BK_INFO(MOD, "registered %s (%s:%d, session 0x%llx)", path,
+                    cfg->adv_host, cfg->adv_port, (unsigned long long)sid);
+            return 0;
+        }
+        if (rc != -BK_EEXIST && rc != -BK_EIO)
+            return rc;
+        /* EEXIST: someone was faster (checked again above); EIO: the
+         * outcome is unknown, look again. */
+    }
+    return -BK_EIO;
+}
+
+/* ------------------------------- session ------------------------------- */
+
+/* After expiry: new session, registration, full read.  Retries until it
+ * works or we quit. */
+static void renew_session(bk_zkb *z)
+{
+    for (;;) {
+        char err[512];
+        if (bk_zk_get_state(z->zk) != BK_ZK_CONNECTED) {
+            if (bk_zk_reopen(z->zk, err, sizeof err) != 0) {
+                BK_WARN(MOD, "new session failed: %s (retrying)", err);
+                if (nap(z, RETRY_MS))
+                    return;
+                continue;
+            }
+            BK_INFO(MOD, "new session 0x%llx",
+                    (unsigned long long)bk_zk_session_id(z->zk));
+        }
+        int rc = do_register(z);
+        if (rc == -BK_EEXIST) {
+            post_fatal(z, "broker.id taken by another broker after a "
+                          "session expiry");
+            return;
+        }
+        if (rc == 0)
+            rc = read_all(z);
+        if (rc == 0) {
+            post_md(z);
+            return;
+        }
+        BK_WARN(MOD, "re-registration failed: %s (retrying)", bk_strerror(rc));
+        if (nap(z, RETRY_MS))
+            return;
+    }
+}
+
+/* -------------------------------- worker -------------------------------- */
+
+static void *worker(void *arg)
+{
+    bk_zkb *z = arg;
+    job *j;
+    while ((j = pop(z)) != NULL) {
+        int rc = 0;
+        switch (j->type) {
+        case J_WATCH:
+            rc = read_for_path(z, j->path);
+            if (rc == 0) {
+                post_md(z);
+            } else {
+                /* Mostly a connection loss: the watch is lost with this
+                 * read; retry the read once reconnected (a session
+                 * event comes) by queueing the job again after a pause. */
+                BK_WARN(MOD, "re-reading %s failed: %s (retrying)", j->path,
+                        bk_strerror(rc));
+                if (!nap(z, RETRY_MS)) {
+                    push(z, j);
+                    continue;
+                }
+            }
+            break;
+        case J_SESSION:
+            if (j->state == BK_ZK_EXPIRED || j->state == BK_ZK_CLOSED)
+                renew_session(z);
+            break;
+        case J_CREATE:
+            bk_adm_create_topics(z->zk, z->o.cfg, z->o.loop, j->req);
+            j->req = NULL;
+            break;
+        case J_DELETE:
+            bk_adm_delete_topics(z->zk, z->o.cfg, z->o.loop, j->req);
+            j->req = NULL;
+            break;
+        case J_AUTO:
+            bk_adm_auto_create(z->zk, z->o.cfg, j->path);
+            break;
+        }
+        job_free(j);
+    }
+    return NULL;
+}
+
+/* ------------------------------- public ------------------------------- */
+
+int bk_zkb_open(const bk_zkb_opts *o, bk_zkb **out)
+{
+    *out = NULL;
+    bk_zkb *z = calloc(1, sizeof *z);
+    if (!z)
+        return -BK_ENOMEM;
+    z->o = *o;
+    snprintf(z->session_path, sizeof z->session_path, "%s/%s", o->state_dir,
+             SESSION_FILE);
+    z->prev_session = read_session_file(z->session_path);
+    pthread_mutex_init(&z->mu, NULL);
+    pthread_cond_init(&z->cv, NULL);
+    /* From here on the caller tears z down, even on failure: the session
+     * callback may already have posted events that point at it. */
+    *out = z;
+    z->md = bk_md_new();
+    if (!z->md) {
+        bk_zkb_close(z);
+        return -BK_ENOMEM;
+    }
+    bk_zk_opts zo = {.connect = o->cfg->zk_connect,
+                     .session_timeout_ms = o->cfg->zk_session_timeout_ms,
+                     .connect_timeout_ms = o->cfg->zk_connection_timeout_ms,
+                     .on_session = session_cb,
+                     .arg = z};
+    char err[512];
+    int rc = bk_zk_open(&zo, &z->zk, err, sizeof err);
+    if (rc != 0) {
+        BK_ERROR(MOD, "%s", err);
+        bk_zkb_close(z);
+        return rc;
+    }
+    BK_INFO(MOD, "connected to %s (session 0x%llx, timeout %d ms)",
+            o->cfg->zk_connect, (unsigned long long)bk_zk_session_id(z->zk),
+            bk_zk_negotiated_timeout(z->zk));
+    rc = bk_zkd_ensure_paths(z->zk, z->cluster_id, sizeof z->cluster_id);
+    if (rc != 0) {
+        BK_ERROR(MOD, "cannot create the persistent paths in ZooKeeper: %s",
+                 bk_strerror(rc));
+        bk_zkb_close(z);
+        return rc;
+    }
+    if (bk_md_set_cluster_id(z->md, z->cluster_id) != 0) {
+        bk_zkb_close(z);
+        return -BK_ENOMEM;
+    }
+    return 0;
+}
+
+const char *bk_zkb_cluster_id(const bk_zkb *z)
+{
+    return z->cluster_id;
+}
+
+int bk_zkb_register(bk_zkb *z)
+{
+    return do_register(z);
+}
+
+int bk_zkb_read_all(bk_zkb *z, bk_md **md)
+{
+    *md = NULL;
+    int rc = read_all(z);
+    if (rc != 0)
+        return rc;
+    *md = bk_md_clone(z->md);
+    return *md ? 0 : -BK_ENOMEM;
+}
+
+int bk_zkb_start(bk_zkb *z)
+{
+    if (pthread_create(&z->thread, NULL, worker, z) != 0)
+        return -BK_ENOMEM;
+    z->started = true;
+    return 0;
+}
+
+void bk_zkb_stopping(bk_zkb *z)
+{
+    z->stopping = true;
+}
+
+void bk_zkb_close(bk_zkb *z)
+{
+    if (!z)
+        return;
+    pthread_mutex_lock(&z->mu);
+    z->quit = true;
+    pthread_cond_broadcast(&z->cv);
+    pthread_mutex_unlock(&z->mu);
+    if (z->started)
+        pthread_join(z->thread, NULL);
+    z->started = false;
+    /* Closing the session removes our ephemeral registration at once. */
+    bk_zk_close(z->zk);
+    z->zk = NULL;
+    /* Jobs never run: admin requests still get an answer. */
+    job *j = z->head;
+    z->head = z->tail = NULL;
+    while (j) {
+        job *next = j->next;
+        if (j->req)
+            bk_adm_fail(z->o.loop, j->req, BK_ERR_BROKER_NOT_AVAILABLE,
+                        "the broker is shutting down");
+        job_free(j);
+        j = next;
+    }
+}
+
+void bk_zkb_free(bk_zkb *z)
+{
+    if (!z)
+        return;
+    assert(!z->started && !z->zk);
+    sset_clear(&z->armed);
+    sset_clear(&z->marks);
+    bk_md_free(z->md);
+    pthread_mutex_destroy(&z->mu);
+    pthread_cond_destroy(&z->cv);
+    free(z);
+}
+
+/* ------------------------- loop-side requests ------------------------- */
+
+static void submit_req(bk_zkb *z, bk_req *req, job_type type)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j) {
+        bk_req_respond_error(req, BK_ERR_UNKNOWN, "out of memory");
+        return;
+    }
+    j->type = type;
+    j->req = req;
+    bk_req_hold(req);
+    push(z, j);
+}
+
+void bk_zkb_create_topics(bk_zkb *z, bk_req *req)
+{
+    submit_req(z, req, J_CREATE);
+}
+
+void bk_zkb_delete_topics(bk_zkb *z, bk_req *req)
+{
+    submit_req(z, req, J_DELETE);
+}
+
+void bk_zkb_auto_create(bk_zkb *z, const char *topic)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->type = J_AUTO;
+    j->path = strdup(topic);
+    if (!j->path) {
+        free(j);
+        return;
+    }
+    push(z, j);
+}

@@ -1,0 +1,99 @@
+/*
+ * zkbroker.h -- brookd's side of ZooKeeper (DESIGN.md section 5): the
+ * session, the broker's registration (/brokers/ids/<id>), the watches on
+ * brokers, topics and partition states that keep the broker's cluster
+ * picture (broker/metadata.h) current, and the topic admin requests
+ * (CreateTopics, DeleteTopics, auto-creation) through coordinator/zkdata,
+ * the same code brookctl runs.
+ *
+ * Threads.  ZooKeeper calls block, so they never run on the event loop.
+ * Start-up (bk_zkb_open, bk_zkb_register, the first read) runs on the main
+ * thread before the loop starts; after bk_zkb_start() a worker thread of
+ * this module owns the session and makes every call.  The three kinds of
+ * threads talk only through queues:
+ *   ZooKeeper's completion thread -- watch and session callbacks only
+ *       bk_loop_post() an event to the loop (zk.h forbids anything else);
+ *   loop thread -- turns those events into jobs for the worker, and hands
+ *       it admin requests (bk_zkb_create_topics...);
+ *   worker -- re-reads what changed, then bk_loop_post()s a fresh copy of
+ *       the cluster picture (on_md) or an admin request's answer.
+ * Broker state is only ever touched by the loop thread.
+ *
+ * Registration.  /brokers/ids/<id> is an ephemeral znode with Kafka's
+ * JSON.  If it exists, the broker refuses to start -- unless the znode's
+ * session is the one this broker itself used last (recorded in the file
+ * zk-session-id in the first log dir, which this process has locked): that
+ * is our own previous incarnation, killed before its session expired, and
+ * its znode is replaced at once instead of waiting out the session
+ * timeout.
+ *
+ * Session expiry: the worker opens a new session (retrying), registers
+ * again, re-reads everything with fresh watches and posts the new picture.
+ * If the id was taken meanwhile by another broker, on_fatal is posted.
+ */
+#ifndef BK_ZKBROKER_H
+#define BK_ZKBROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/brokercfg.h"
+#include "broker/metadata.h"
+#include "broker/server.h"
+#include "common/loop.h"
+
+typedef struct bk_zkb bk_zkb;
+
+/* Loop-thread callbacks (run through bk_loop_post). */
+typedef void bk_zkb_md_fn(void *arg, bk_md *md); /* takes ownership */
+typedef void bk_zkb_state_fn(void *arg, bool connected);
+typedef void bk_zkb_fatal_fn(void *arg, const char *why);
+
+typedef struct bk_zkb_opts {
+    bk_loop *loop;
+    const bk_bcfg *cfg;    /* registered endpoint: adv_host, adv_port (read
+                              at each registration) */
+    const char *state_dir; /* where zk-session-id lives (a locked log dir) */
+    bk_zkb_md_fn *on_md;
+    bk_zkb_state_fn *on_state;
+    bk_zkb_fatal_fn *on_fatal;
+    void *arg;
+} bk_zkb_opts;
+
+/* Main thread, before the loop: connects (bounded by
+ * zookeeper.connection.timeout.ms; creates the chroot), creates Kafka's
+ * persistent paths and learns the cluster id.  0, or -BK_EIO / -BK_EINVAL
+ * with the reason logged.  *out is set even on failure (except -BK_ENOMEM
+ * before anything started): tear it down as after a success. */
+int bk_zkb_open(const bk_zkb_opts *o, bk_zkb **out);
+/* The cluster id (valid after bk_zkb_open). */
+const char *bk_zkb_cluster_id(const bk_zkb *z);
+/* Main thread: registers /brokers/ids/<id>.  0, -BK_EEXIST (another broker
+ * has the id: logged), -BK_EIO. */
+int bk_zkb_register(bk_zkb *z);
+/* Main thread: reads the whole picture (setting watches) into *md.  0 or
+ * -BK_EIO / -BK_ENOMEM. */
+int bk_zkb_read_all(bk_zkb *z, bk_md **md);
+/* Starts the worker thread; from now on every ZooKeeper call is its.
+ * 0 or -BK_ENOMEM. */
+int bk_zkb_start(bk_zkb *z);
+/* Stops the worker (waiting for its current call) and closes the session
+ * (the ephemeral registration goes at once).  Admin requests still queued
+ * get a BROKER_NOT_AVAILABLE answer through the loop.  Events already
+ * posted to the loop still point at z: call bk_zkb_stopping() first, run
+ * the loop's queued posts, then bk_zkb_free().  Loop or main thread. */
+void bk_zkb_close(bk_zkb *z);
+/* Frees z (after bk_zkb_close and the drain).  NULL is fine. */
+void bk_zkb_free(bk_zkb *z);
+/* Loop thread: from now on ZooKeeper events are dropped. */
+void bk_zkb_stopping(bk_zkb *z);
+
+/* Loop thread: answer a CreateTopics / DeleteTopics request through
+ * ZooKeeper (the request is held until answered). */
+void bk_zkb_create_topics(bk_zkb *z, bk_req *req);
+void bk_zkb_delete_topics(bk_zkb *z, bk_req *req);
+/* Loop thread: create `topic` with num.partitions and
+ * default.replication.factor, without an answer (auto-creation). */
+void bk_zkb_auto_create(bk_zkb *z, const char *topic);
+
+#endif
