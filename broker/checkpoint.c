@@ -21,19 +21,6 @@
 
 #define MAX_FIELDS 8
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int bk_ckpt_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
     const char *p = s;
@@ -134,11 +121,11 @@ int bk_ckpt_parse(const char *name, const char *text, size_t len, int version,
     if (next_line(text, len, &pos, &s, &e) != 1 ||
         split(text + s, text + e, fields) != 1 ||
         bk_ckpt_parse_i64(fields[0], 0, INT32_MAX, &v) != 0) {
-        seterr(err, errlen, "%s:%d: expected a version number", name, line);
+        bk_errf(err, errlen, "%s:%d: expected a version number", name, line);
         return -BK_ECORRUPT;
     }
     if (v != version) {
-        seterr(err, errlen, "%s:%d: unsupported version %lld (expected %d)",
+        bk_errf(err, errlen, "%s:%d: unsupported version %lld (expected %d)",
                name, line, (long long)v, version);
         return -BK_ECORRUPT;
     }
@@ -147,7 +134,7 @@ int bk_ckpt_parse(const char *name, const char *text, size_t len, int version,
     if (next_line(text, len, &pos, &s, &e) != 1 ||
         split(text + s, text + e, fields) != 1 ||
         bk_ckpt_parse_i64(fields[0], 0, INT32_MAX, &count) != 0) {
-        seterr(err, errlen, "%s:%d: expected an entry count", name, line);
+        bk_errf(err, errlen, "%s:%d: expected an entry count", name, line);
         return -BK_ECORRUPT;
     }
     for (int64_t i = 0; i < count; i++) {
@@ -155,10 +142,10 @@ int bk_ckpt_parse(const char *name, const char *text, size_t len, int version,
         int nl = next_line(text, len, &pos, &s, &e);
         if (nl != 1) {
             if (nl < 0)
-                seterr(err, errlen, "%s:%d: line not terminated (file cut?)",
+                bk_errf(err, errlen, "%s:%d: line not terminated (file cut?)",
                        name, line);
             else
-                seterr(err, errlen,
+                bk_errf(err, errlen,
                        "%s:%d: file ends after %lld of %lld entries", name,
                        line, (long long)i, (long long)count);
             return -BK_ECORRUPT;
@@ -166,16 +153,16 @@ int bk_ckpt_parse(const char *name, const char *text, size_t len, int version,
         int got = split(text + s, text + e, fields);
         if (got != nfields) {
             if (got < 0)
-                seterr(err, errlen, "%s:%d: malformed line", name, line);
+                bk_errf(err, errlen, "%s:%d: malformed line", name, line);
             else
-                seterr(err, errlen, "%s:%d: expected %d fields, got %d", name,
+                bk_errf(err, errlen, "%s:%d: expected %d fields, got %d", name,
                        line, nfields, got);
             return -BK_ECORRUPT;
         }
         why[0] = '\0';
         int rc = fn(arg, fp, why, sizeof why);
         if (rc != 0) {
-            seterr(err, errlen, "%s:%d: %s", name, line,
+            bk_errf(err, errlen, "%s:%d: %s", name, line,
                    why[0] ? why : bk_strerror(rc));
             return rc;
         }
@@ -183,7 +170,7 @@ int bk_ckpt_parse(const char *name, const char *text, size_t len, int version,
     /* only an empty remainder is allowed: a count smaller than the lines
      * means the file is not what its writer wrote */
     if (pos < len) {
-        seterr(err, errlen, "%s:%d: unexpected data after %lld entries", name,
+        bk_errf(err, errlen, "%s:%d: unexpected data after %lld entries", name,
                line + 1, (long long)count);
         return -BK_ECORRUPT;
     }
@@ -199,7 +186,7 @@ int bk_ckpt_read_file(const char *path, int version, int nfields,
     int rc = bk_file_read_all(path, BK_CKPT_MAX_FILE, &text, &len);
     if (rc != 0) {
         if (rc != -BK_ENOENT)
-            seterr(err, errlen, "%s: cannot read: %s", path, bk_strerror(rc));
+            bk_errf(err, errlen, "%s: cannot read: %s", path, bk_strerror(rc));
         return rc;
     }
     if (!err) {
@@ -320,20 +307,20 @@ static int tpo_line(void *arg, char **f, char *err, size_t errlen)
     bk_ckpt *c = arg;
     int64_t part, off;
     if (!topic_ok(f[0])) {
-        seterr(err, errlen, "invalid topic name '%s'", f[0]);
+        bk_errf(err, errlen, "invalid topic name '%s'", f[0]);
         return -BK_ECORRUPT;
     }
     if (bk_ckpt_parse_i64(f[1], 0, INT32_MAX, &part) != 0) {
-        seterr(err, errlen, "invalid partition '%s'", f[1]);
+        bk_errf(err, errlen, "invalid partition '%s'", f[1]);
         return -BK_ECORRUPT;
     }
     if (bk_ckpt_parse_i64(f[2], 0, INT64_MAX, &off) != 0) {
-        seterr(err, errlen, "invalid offset '%s'", f[2]);
+        bk_errf(err, errlen, "invalid offset '%s'", f[2]);
         return -BK_ECORRUPT;
     }
     int64_t old;
     if (bk_ckpt_get(c, f[0], (int32_t)part, &old) == 0) {
-        seterr(err, errlen, "duplicate entry for %s-%lld", f[0],
+        bk_errf(err, errlen, "duplicate entry for %s-%lld", f[0],
                (long long)part);
         return -BK_ECORRUPT;
     }

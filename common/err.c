@@ -1,6 +1,9 @@
 /* err.c -- names for Brook's local return codes (see err.h). */
 #include "common/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *bk_strerror(int rc)
 {
     if (rc < 0)
@@ -20,4 +23,14 @@ const char *bk_strerror(int rc)
     case BK_ECONFIG: return "configuration error";
     }
     return "unknown error";
+}
+
+void bk_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }

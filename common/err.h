@@ -27,7 +27,15 @@ enum {
     BK_ECONFIG = 11,    /* configuration error (details from bk_cfg_errors) */
 };
 
+#include <stddef.h>
+
 /* A short, static, human-readable name for a -BK_E* (or BK_AGAIN) code. */
 const char *bk_strerror(int rc);
+
+/* Formats an error message into err[0..errlen) for functions that report
+ * details through an (err, errlen) out-parameter; does nothing when err is
+ * NULL or errlen is 0.  Any thread. */
+void bk_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -13,20 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/err.h"
 #include "proto/protocol.h"
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------ names ------------------------------ */
 
@@ -40,15 +28,15 @@ int bk_topic_validate_name(const char *name, char *err, size_t errlen)
 {
     size_t n = name ? strlen(name) : 0;
     if (n == 0) {
-        errf(err, errlen, "Topic name is illegal, it can't be empty");
+        bk_errf(err, errlen, "Topic name is illegal, it can't be empty");
         return BK_ERR_TOPIC_EXCEPTION;
     }
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        errf(err, errlen, "Topic name cannot be \".\" or \"..\"");
+        bk_errf(err, errlen, "Topic name cannot be \".\" or \"..\"");
         return BK_ERR_TOPIC_EXCEPTION;
     }
     if (n > BK_TOPIC_NAME_MAX) {
-        errf(err, errlen,
+        bk_errf(err, errlen,
              "Topic name is illegal, it can't be longer than %d "
              "characters, topic name: %.40s...",
              BK_TOPIC_NAME_MAX, name);
@@ -56,7 +44,7 @@ int bk_topic_validate_name(const char *name, char *err, size_t errlen)
     }
     for (size_t i = 0; i < n; i++) {
         if (!legal_char(name[i])) {
-            errf(err, errlen,
+            bk_errf(err, errlen,
                  "Topic name \"%s\" is illegal, it contains a character "
                  "other than ASCII alphanumerics, '.', '_' and '-'",
                  name);
@@ -273,19 +261,19 @@ static int check_word(const bk_topic_cfg_def *d, const char *s, size_t n,
 {
     if (d->unsupported && in_list(d->unsupported, s, n)) {
         if (strcmp(d->name, "cleanup.policy") == 0)
-            errf(err, errlen,
+            bk_errf(err, errlen,
                  "cleanup.policy=%.*s is not supported by Brook (no log "
                  "compaction); use cleanup.policy=delete",
                  (int)n, s);
         else
-            errf(err, errlen, "%s=%.*s is not supported by Brook", d->name,
+            bk_errf(err, errlen, "%s=%.*s is not supported by Brook", d->name,
                  (int)n, s);
         return BK_ERR_INVALID_CONFIG;
     }
     if (!in_list(d->choices, s, n)) {
         char ch[160];
         choices_text(d, ch, sizeof ch);
-        errf(err, errlen,
+        bk_errf(err, errlen,
              "Invalid value %s for configuration %s: String must be one "
              "of: %s",
              whole, d->name, ch + 1);
@@ -306,7 +294,7 @@ static int put_norm(char *norm, size_t normlen, const char *s, size_t n,
     if (!norm)
         return 0;
     if (n >= normlen) {
-        errf(err, errlen, "Invalid value for configuration %s: too long", key);
+        bk_errf(err, errlen, "Invalid value for configuration %s: too long", key);
         return BK_ERR_INVALID_CONFIG;
     }
     memcpy(norm, s, n);
@@ -319,7 +307,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
 {
     const bk_topic_cfg_def *d = bk_topic_cfg_lookup(key);
     if (!d) {
-        errf(err, errlen, "Unknown topic config name: %s", key);
+        bk_errf(err, errlen, "Unknown topic config name: %s", key);
         return BK_ERR_INVALID_CONFIG;
     }
     const char *s = value;
@@ -327,7 +315,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
     trim(&s, &n);
     char tmp[128];
     if (n == 0 && d->type != BK_TCFG_LIST) {
-        errf(err, errlen, "Invalid value \"\" for configuration %s: empty",
+        bk_errf(err, errlen, "Invalid value \"\" for configuration %s: empty",
              key);
         return BK_ERR_INVALID_CONFIG;
     }
@@ -344,14 +332,14 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
         if (*end || end == tmp || errno == ERANGE)
             goto not_number;
         if (d->type == BK_TCFG_INT && (v < INT32_MIN || v > INT32_MAX)) {
-            errf(err, errlen,
+            bk_errf(err, errlen,
                  "Invalid value %s for configuration %s: Not a number of "
                  "type INT",
                  tmp, key);
             return BK_ERR_INVALID_CONFIG;
         }
         if (v < d->min || v > d->max) {
-            errf(err, errlen,
+            bk_errf(err, errlen,
                  "Invalid value %s for configuration %s: Value must be at "
                  "least %lld",
                  tmp, key, (long long)d->min);
@@ -361,7 +349,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
         snprintf(tmp, sizeof tmp, "%lld", v);
         return put_norm(norm, normlen, tmp, strlen(tmp), key, err, errlen);
     not_number:
-        errf(err, errlen,
+        bk_errf(err, errlen,
              "Invalid value %.*s for configuration %s: Not a number of type "
              "%s",
              (int)(n > 64 ? 64 : n), s, key,
@@ -373,7 +361,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
             return put_norm(norm, normlen, "true", 4, key, err, errlen);
         if (n == 5 && strncasecmp(s, "false", 5) == 0)
             return put_norm(norm, normlen, "false", 5, key, err, errlen);
-        errf(err, errlen,
+        bk_errf(err, errlen,
              "Invalid value %.*s for configuration %s: Expected value to be "
              "either true or false",
              (int)(n > 64 ? 64 : n), s, key);
@@ -389,7 +377,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
         if (*end || end == tmp || !isfinite(v) || strpbrk(tmp, "xXnN"))
             goto not_double;
         if (v < d->dmin || v > d->dmax) {
-            errf(err, errlen,
+            bk_errf(err, errlen,
                  "Invalid value %s for configuration %s: Value must be "
                  "between %g and %g",
                  tmp, key, d->dmin, d->dmax);
@@ -397,7 +385,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
         }
         return put_norm(norm, normlen, s, n, key, err, errlen);
     not_double:
-        errf(err, errlen,
+        bk_errf(err, errlen,
              "Invalid value %.*s for configuration %s: Not a number of type "
              "DOUBLE",
              (int)(n > 64 ? 64 : n), s, key);
@@ -417,7 +405,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
         size_t o = 0;
         const char *p = s, *end = s + n;
         if (n == 0) {
-            errf(err, errlen,
+            bk_errf(err, errlen,
                  "Invalid value \"\" for configuration %s: empty list", key);
             return BK_ERR_INVALID_CONFIG;
         }
@@ -433,7 +421,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
             if (rc)
                 return rc;
             if (o + il + 2 >= sizeof out) {
-                errf(err, errlen,
+                bk_errf(err, errlen,
                      "Invalid value for configuration %s: too long", key);
                 return BK_ERR_INVALID_CONFIG;
             }
@@ -465,29 +453,29 @@ int bk_topic_assign(const int32_t *brokers, int nbrokers, int32_t partitions,
                     size_t errlen)
 {
     if (partitions < 1) {
-        errf(err, errlen, "number of partitions must be larger than 0");
+        bk_errf(err, errlen, "number of partitions must be larger than 0");
         return BK_ERR_INVALID_PARTITIONS;
     }
     if (rf < 1) {
-        errf(err, errlen, "replication factor must be larger than 0");
+        bk_errf(err, errlen, "replication factor must be larger than 0");
         return BK_ERR_INVALID_REPLICATION_FACTOR;
     }
     if (rf > BK_TOPIC_MAX_RF) {
-        errf(err, errlen,
+        bk_errf(err, errlen,
              "replication factor %d larger than Brook's "
              "maximum of %d",
              rf, BK_TOPIC_MAX_RF);
         return BK_ERR_INVALID_REPLICATION_FACTOR;
     }
     if (rf > nbrokers) {
-        errf(err, errlen,
+        bk_errf(err, errlen,
              "replication factor %d larger than available brokers: %d", rf,
              nbrokers < 0 ? 0 : nbrokers);
         return BK_ERR_INVALID_REPLICATION_FACTOR;
     }
     int32_t *ids = malloc((size_t)nbrokers * sizeof *ids);
     if (!ids) {
-        errf(err, errlen, "out of memory");
+        bk_errf(err, errlen, "out of memory");
         return BK_ERR_UNKNOWN;
     }
     memcpy(ids, brokers, (size_t)nbrokers * sizeof *ids);

@@ -128,19 +128,6 @@ static int map_zrc(int zrc)
     }
 }
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ------------------------- connect string ------------------------- */
 
 static bool parse_port(const char *s, size_t n)
@@ -161,17 +148,17 @@ int bk_zk_parse_connect(const char *s, bk_zk_connect *out, char *err,
 {
     memset(out, 0, sizeof *out);
     if (!s || !*s) {
-        errf(err, errlen, "empty ZooKeeper connect string");
+        bk_errf(err, errlen, "empty ZooKeeper connect string");
         return -BK_EINVAL;
     }
     const char *slash = strchr(s, '/');
     size_t hl = slash ? (size_t)(slash - s) : strlen(s);
     if (hl == 0) {
-        errf(err, errlen, "ZooKeeper connect string '%s' has no host", s);
+        bk_errf(err, errlen, "ZooKeeper connect string '%s' has no host", s);
         return -BK_EINVAL;
     }
     if (hl >= sizeof out->hosts) {
-        errf(err, errlen, "ZooKeeper connect string too long");
+        bk_errf(err, errlen, "ZooKeeper connect string too long");
         return -BK_EINVAL;
     }
     /* each entry: host:port or [v6]:port */
@@ -198,7 +185,7 @@ int bk_zk_parse_connect(const char *s, bk_zk_connect *out, char *err,
             if (e[k] == ' ' || e[k] == '\t' || e[k] == ',')
                 ok = false;
         if (!ok) {
-            errf(err, errlen,
+            bk_errf(err, errlen,
                  "bad ZooKeeper server '%.*s' in '%s' (expected host:port)",
                  (int)el, e, s);
             return -BK_EINVAL;
@@ -213,11 +200,11 @@ int bk_zk_parse_connect(const char *s, bk_zk_connect *out, char *err,
         if (cl == 1)
             return 0; /* "/" is the root: no chroot */
         if (cl >= sizeof out->chroot) {
-            errf(err, errlen, "ZooKeeper chroot too long");
+            bk_errf(err, errlen, "ZooKeeper chroot too long");
             return -BK_EINVAL;
         }
         if (c[cl - 1] == '/') {
-            errf(err, errlen, "ZooKeeper chroot '%s' must not end with '/'", c);
+            bk_errf(err, errlen, "ZooKeeper chroot '%s' must not end with '/'", c);
             return -BK_EINVAL;
         }
         /* components: non-empty, not "." or "..", printable */
@@ -231,7 +218,7 @@ int bk_zk_parse_connect(const char *s, bk_zk_connect *out, char *err,
                 if ((unsigned char)p[k] < 0x20 || p[k] == 0x7f)
                     bad = true;
             if (bad) {
-                errf(err, errlen, "bad ZooKeeper chroot '%s'", c);
+                bk_errf(err, errlen, "bad ZooKeeper chroot '%s'", c);
                 return -BK_EINVAL;
             }
             p += n;
@@ -436,7 +423,7 @@ static int open_handle(bk_zk *zk, const char *where, char *err, size_t errlen)
         int e = errno;
         /* the client resolves every host up front; NULL is almost always
          * a name that does not resolve */
-        errf(err, errlen, "cannot connect to ZooKeeper at %s: %s", zk->connect,
+        bk_errf(err, errlen, "cannot connect to ZooKeeper at %s: %s", zk->connect,
              e == ENOMEM ? strerror(e)
                          : "cannot resolve the server address(es)");
         pthread_mutex_lock(&zk->mu);
@@ -456,10 +443,10 @@ static int open_handle(bk_zk *zk, const char *where, char *err, size_t errlen)
     if (st == BK_ZK_CONNECTED)
         return 0;
     if (st == BK_ZK_AUTH_FAILED)
-        errf(err, errlen, "ZooKeeper at %s refused authentication",
+        bk_errf(err, errlen, "ZooKeeper at %s refused authentication",
              zk->connect);
     else
-        errf(err, errlen, "cannot connect to ZooKeeper at %s within %d ms",
+        bk_errf(err, errlen, "cannot connect to ZooKeeper at %s within %d ms",
              zk->connect, zk->connect_timeout_ms);
     close_handle(zk);
     return -BK_EIO;
@@ -509,7 +496,7 @@ static int ensure_chroot(bk_zk *zk, char *err, size_t errlen)
                     .connect_timeout_ms = zk->connect_timeout_ms};
     bk_zk *tmp = zk_alloc(&o);
     if (!tmp) {
-        errf(err, errlen, "out of memory");
+        bk_errf(err, errlen, "out of memory");
         return -BK_ENOMEM;
     }
     tmp->parsed = zk->parsed;
@@ -518,7 +505,7 @@ static int ensure_chroot(bk_zk *zk, char *err, size_t errlen)
     if (rc == 0) {
         rc = bk_zk_mkdirs(tmp, zk->parsed.chroot);
         if (rc)
-            errf(err, errlen, "cannot create ZooKeeper chroot %s at %s: %s",
+            bk_errf(err, errlen, "cannot create ZooKeeper chroot %s at %s: %s",
                  zk->parsed.chroot, zk->parsed.hosts,
                  zerror(bk_zk_last_error()));
         else
@@ -539,7 +526,7 @@ int bk_zk_open(const bk_zk_opts *opts, bk_zk **out, char *err, size_t errlen)
         return rc;
     bk_zk *zk = zk_alloc(opts);
     if (!zk) {
-        errf(err, errlen, "out of memory");
+        bk_errf(err, errlen, "out of memory");
         return -BK_ENOMEM;
     }
     zk->parsed = parsed;

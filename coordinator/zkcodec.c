@@ -20,19 +20,6 @@
 #include "common/err.h"
 #include "common/json.h"
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ------------------------------ paths ------------------------------ */
 
 static int pathf(char *out, const char *fmt, ...)
@@ -106,11 +93,11 @@ static int parse_doc(const void *data, size_t len, const char *what,
     if (rc == -BK_ENOMEM)
         return rc;
     if (rc) {
-        errf(err, errlen, "%s: invalid JSON (%s)", what, jerr);
+        bk_errf(err, errlen, "%s: invalid JSON (%s)", what, jerr);
         return -BK_ECORRUPT;
     }
     if (!bk_json_is(*root, BK_JSON_OBJECT)) {
-        errf(err, errlen, "%s: not a JSON object", what);
+        bk_errf(err, errlen, "%s: not a JSON object", what);
         bk_json_free(*root);
         *root = NULL;
         return -BK_ECORRUPT;
@@ -124,11 +111,11 @@ static int get_i32(const bk_json *obj, const char *key, int32_t *out,
 {
     const bk_json *v = bk_json_get(obj, key);
     if (!v) {
-        errf(err, errlen, "%s: missing \"%s\"", what, key);
+        bk_errf(err, errlen, "%s: missing \"%s\"", what, key);
         return -BK_ECORRUPT;
     }
     if (bk_json_int32(v, out) != 0 || *out < min) {
-        errf(err, errlen, "%s: \"%s\" is not an integer >= %" PRId32, what, key,
+        bk_errf(err, errlen, "%s: \"%s\" is not an integer >= %" PRId32, what, key,
              min);
         return -BK_ECORRUPT;
     }
@@ -148,17 +135,17 @@ static int get_str(const bk_json *obj, const char *key, char *out,
     if (!v || bk_json_is(v, BK_JSON_NULL)) {
         if (optional)
             return 0;
-        errf(err, errlen, "%s: missing \"%s\"", what, key);
+        bk_errf(err, errlen, "%s: missing \"%s\"", what, key);
         return -BK_ECORRUPT;
     }
     const char *s = bk_json_cstr(v);
     if (!s) {
-        errf(err, errlen, "%s: \"%s\" is not a string", what, key);
+        bk_errf(err, errlen, "%s: \"%s\" is not a string", what, key);
         return -BK_ECORRUPT;
     }
     size_t n = strlen(s);
     if (n >= outlen) {
-        errf(err, errlen, "%s: \"%s\" is too long", what, key);
+        bk_errf(err, errlen, "%s: \"%s\" is too long", what, key);
         return -BK_ECORRUPT;
     }
     memcpy(out, s, n + 1);
@@ -174,24 +161,24 @@ static int get_ids(const bk_json *arr, int32_t *out, int32_t *n, int max,
                    char *err, size_t errlen)
 {
     if (!bk_json_is(arr, BK_JSON_ARRAY)) {
-        errf(err, errlen, "%s: \"%s\" is not an array", what, field);
+        bk_errf(err, errlen, "%s: \"%s\" is not an array", what, field);
         return -BK_ECORRUPT;
     }
     size_t len = bk_json_len(arr);
     if ((len == 0 && !allow_empty) || len > (size_t)max) {
-        errf(err, errlen, "%s: \"%s\" has %zu entries (allowed %d..%d)", what,
+        bk_errf(err, errlen, "%s: \"%s\" has %zu entries (allowed %d..%d)", what,
              field, len, allow_empty ? 0 : 1, max);
         return -BK_ECORRUPT;
     }
     for (size_t i = 0; i < len; i++) {
         int32_t id;
         if (bk_json_int32(bk_json_at(arr, i), &id) != 0 || id < 0) {
-            errf(err, errlen, "%s: \"%s\" holds a bad broker id", what, field);
+            bk_errf(err, errlen, "%s: \"%s\" holds a bad broker id", what, field);
             return -BK_ECORRUPT;
         }
         for (size_t j = 0; j < i; j++) {
             if (out[j] == id) {
-                errf(err, errlen, "%s: \"%s\" lists broker %" PRId32 " twice",
+                bk_errf(err, errlen, "%s: \"%s\" lists broker %" PRId32 " twice",
                      what, field, id);
                 return -BK_ECORRUPT;
             }
@@ -316,7 +303,7 @@ static int parse_endpoint(const char *s, const bk_json *map, bk_zkc_endpoint *e,
     if (map) {
         const char *p = bk_json_cstr(bk_json_get(map, e->listener));
         if (!p || strlen(p) >= sizeof e->protocol) {
-            errf(err, errlen,
+            bk_errf(err, errlen,
                  "broker registration: listener %s has no security "
                  "protocol",
                  e->listener);
@@ -331,7 +318,7 @@ static int parse_endpoint(const char *s, const bk_json *map, bk_zkc_endpoint *e,
     }
     return 0;
 bad:
-    errf(err, errlen, "broker registration: bad endpoint \"%.300s\"", s);
+    bk_errf(err, errlen, "broker registration: bad endpoint \"%.300s\"", s);
     return -BK_ECORRUPT;
 }
 
@@ -371,7 +358,7 @@ int bk_zkc_broker_decode(int32_t id, const void *data, size_t len,
         errno = 0;
         long long t = s ? strtoll(s, &end, 10) : 0;
         if (!s || *end || end == s || errno) {
-            errf(err, errlen, "%s: bad \"timestamp\"", what);
+            bk_errf(err, errlen, "%s: bad \"timestamp\"", what);
             rc = -BK_ECORRUPT;
             goto out;
         }
@@ -390,13 +377,13 @@ int bk_zkc_broker_decode(int32_t id, const void *data, size_t len,
     const bk_json *eps = bk_json_get(r, "endpoints");
     const bk_json *map = bk_json_get(r, "listener_security_protocol_map");
     if (map && !bk_json_is(map, BK_JSON_OBJECT)) {
-        errf(err, errlen, "%s: bad \"listener_security_protocol_map\"", what);
+        bk_errf(err, errlen, "%s: bad \"listener_security_protocol_map\"", what);
         rc = -BK_ECORRUPT;
         goto out;
     }
     if (!bk_json_is(eps, BK_JSON_ARRAY) || bk_json_len(eps) == 0 ||
         bk_json_len(eps) > BK_ZKC_MAX_ENDPOINTS) {
-        errf(err, errlen,
+        bk_errf(err, errlen,
              "%s: \"endpoints\" must be an array of 1..%d "
              "strings",
              what, BK_ZKC_MAX_ENDPOINTS);
@@ -406,7 +393,7 @@ int bk_zkc_broker_decode(int32_t id, const void *data, size_t len,
     for (size_t i = 0; i < bk_json_len(eps); i++) {
         const char *s = bk_json_cstr(bk_json_at(eps, i));
         if (!s) {
-            errf(err, errlen, "%s: \"endpoints\" holds a non-string", what);
+            bk_errf(err, errlen, "%s: \"endpoints\" holds a non-string", what);
             rc = -BK_ECORRUPT;
             goto out;
         }
@@ -549,7 +536,7 @@ int bk_zkc_assignment_decode(const void *data, size_t len,
     if (!bk_json_is(parts, BK_JSON_OBJECT) ||
         (adding && !bk_json_is(adding, BK_JSON_OBJECT)) ||
         (removing && !bk_json_is(removing, BK_JSON_OBJECT))) {
-        errf(err, errlen,
+        bk_errf(err, errlen,
              "%s: \"partitions\" (and \"adding_replicas\", "
              "\"removing_replicas\") must be objects",
              what);
@@ -558,7 +545,7 @@ int bk_zkc_assignment_decode(const void *data, size_t len,
     }
     size_t n = bk_json_len(parts);
     if (n > INT32_MAX) {
-        errf(err, errlen, "%s: too many partitions", what);
+        bk_errf(err, errlen, "%s: too many partitions", what);
         rc = -BK_ECORRUPT;
         goto fail;
     }
@@ -584,7 +571,7 @@ int bk_zkc_assignment_decode(const void *data, size_t len,
         const bk_json *m = bk_json_at(parts, i);
         bk_zkc_part *p = &out->parts[i];
         if (!bk_zkc_parse_id(bk_json_key(m), &p->id)) {
-            errf(err, errlen, "%s: bad partition id \"%.20s\"", what,
+            bk_errf(err, errlen, "%s: bad partition id \"%.20s\"", what,
                  bk_json_key(m));
             rc = -BK_ECORRUPT;
             goto fail;
@@ -664,7 +651,7 @@ int bk_zkc_pstate_decode(const void *data, size_t len, bk_zkc_pstate *out,
         goto out;
     const bk_json *isr = bk_json_get(r, "isr");
     if (!isr) {
-        errf(err, errlen, "%s: missing \"isr\"", what);
+        bk_errf(err, errlen, "%s: missing \"isr\"", what);
         rc = -BK_ECORRUPT;
         goto out;
     }
@@ -799,7 +786,7 @@ int bk_zkc_config_decode(const void *data, size_t len, bk_zkc_config *out,
         return rc;
     const bk_json *cfg = bk_json_get(r, "config");
     if (cfg && !bk_json_is(cfg, BK_JSON_OBJECT)) {
-        errf(err, errlen, "%s: \"config\" is not an object", what);
+        bk_errf(err, errlen, "%s: \"config\" is not an object", what);
         rc = -BK_ECORRUPT;
         goto out;
     }
@@ -807,7 +794,7 @@ int bk_zkc_config_decode(const void *data, size_t len, bk_zkc_config *out,
         const bk_json *m = bk_json_at(cfg, i);
         const char *v = bk_json_cstr(m);
         if (!v || strlen(bk_json_key(m)) != m->keylen) {
-            errf(err, errlen, "%s: value of \"%.100s\" is not a string", what,
+            bk_errf(err, errlen, "%s: value of \"%.100s\" is not a string", what,
                  bk_json_key(m));
             rc = -BK_ECORRUPT;
             goto out;
@@ -857,7 +844,7 @@ int bk_zkc_config_change_decode(const void *data, size_t len, char *entity_path,
             goto out;
         int n = snprintf(entity_path, pathlen, "%s/%s", type, name);
         if (n < 0 || (size_t)n >= pathlen) {
-            errf(err, errlen, "%s: entity path too long", what);
+            bk_errf(err, errlen, "%s: entity path too long", what);
             rc = -BK_ECORRUPT;
         }
     } else {
@@ -905,7 +892,7 @@ int bk_zkc_isr_change_decode(const void *data, size_t len, bk_zkc_tp **out,
         return rc;
     const bk_json *parts = bk_json_get(r, "partitions");
     if (!bk_json_is(parts, BK_JSON_ARRAY)) {
-        errf(err, errlen, "%s: \"partitions\" is not an array", what);
+        bk_errf(err, errlen, "%s: \"partitions\" is not an array", what);
         rc = -BK_ECORRUPT;
         goto out;
     }
@@ -998,7 +985,7 @@ int bk_zkc_cluster_id_decode(const void *data, size_t len, char *id,
         return rc;
     rc = get_str(r, "id", id, idlen, false, NULL, "cluster id", err, errlen);
     if (rc == 0 && !id[0]) {
-        errf(err, errlen, "cluster id: empty \"id\"");
+        bk_errf(err, errlen, "cluster id: empty \"id\"");
         rc = -BK_ECORRUPT;
     }
     bk_json_free(r);
