@@ -506,10 +506,13 @@ Brook__Response *bk_h_call(int fd, const Brook__Request *req, int timeout_ms)
 
 void bk_h_req_init(Brook__Request *req, int api_key, int32_t corr)
 {
-    static Brook__RequestHeader hdrs[8];
-    static int next;
+    static _Thread_local Brook__RequestHeader hdrs[8];
+    static _Thread_local int next;
     /* The header must outlive the call that sends req: a small ring of
-     * static headers is enough for a test that keeps a few requests. */
+     * headers is enough for a test that keeps a few requests.  One ring
+     * per thread: tests run a steady client thread beside the main one,
+     * and a shared ring let one thread rewrite the other's correlation
+     * id (seen as rare "wrong answer" failures). */
     Brook__RequestHeader *h = &hdrs[next++ % 8];
     brook__request_header__init(h);
     h->api_key = api_key;

@@ -17,7 +17,9 @@
 
 int32_t bt_corr(void)
 {
-    static int32_t next = 1000;
+    /* atomic: test threads (a steady client beside the main thread)
+     * take ids concurrently */
+    static _Atomic int32_t next = 1000;
     return ++next;
 }
 

@@ -69,6 +69,16 @@ static int index_of(int id)
 
 /* ----------------------------------------------------------------- */
 
+/* Waits until every broker serves `topic` (a test then talks to whichever
+ * broker leads a partition, which may not be the one that created it). */
+static int wait_topic_all(const char *topic, int partitions)
+{
+    for (int i = 0; i < cl->n; i++)
+        if (bk_h_wait_topic(cl, i, topic, partitions, 10000) != 0)
+            return -1;
+    return 0;
+}
+
 static void test_api_versions(void)
 {
     int fd = bk_h_connect(cl->broker[0].port);
@@ -136,7 +146,7 @@ static void test_create_topics(void)
     int fd = bk_h_connect(cl->broker[0].port);
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(bt_create_topic(fd, "orders", 2, 1), 0);
-    CU_ASSERT_EQUAL(bk_h_wait_topic(cl, 0, "orders", 2, 10000), 0);
+    CU_ASSERT_EQUAL(wait_topic_all("orders", 2), 0);
     CU_ASSERT_EQUAL(bk_h_wait_topic(cl, 1, "orders", 2, 10000), 0);
     CU_ASSERT_EQUAL(bt_create_topic(fd, "orders", 2, 1),
                     BK_ERR_TOPIC_ALREADY_EXISTS);
@@ -249,7 +259,7 @@ static void test_acks_all_ok(void)
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(bt_create_topic(fd, "pairs", 1, 2), 0);
     close(fd);
-    CU_ASSERT_EQUAL_FATAL(bk_h_wait_topic(cl, 0, "pairs", 1, 10000), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_topic_all("pairs", 1), 0);
     int leader = bt_leader(cl->broker[0].port, "pairs", 0);
     fd = connect_id(leader);
     CU_ASSERT_FATAL(fd >= 0);
@@ -270,7 +280,7 @@ static void test_topic_config(void)
     CU_ASSERT_EQUAL(bt_create_topic_cfg(fd, "badcfg", 1, 1, bad),
                     BK_ERR_INVALID_CONFIG);
     close(fd);
-    CU_ASSERT_EQUAL_FATAL(bk_h_wait_topic(cl, 0, "relaxed", 1, 10000), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_topic_all("relaxed", 1), 0);
     fd = connect_id(bt_leader(cl->broker[0].port, "relaxed", 0));
     CU_ASSERT_FATAL(fd >= 0);
     /* The topic's min.insync.replicas=1 beats the broker's 2. */
@@ -306,7 +316,7 @@ static void test_list_offsets_time(void)
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(bt_create_topic(fd, "times", 1, 1), 0);
     close(fd);
-    CU_ASSERT_EQUAL_FATAL(bk_h_wait_topic(cl, 0, "times", 1, 10000), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_topic_all("times", 1), 0);
     fd = connect_id(bt_leader(cl->broker[0].port, "times", 0));
     CU_ASSERT_FATAL(fd >= 0);
     const int64_t t0 = 1700000000000;
@@ -456,7 +466,7 @@ static void test_delete_topic(void)
     int fd = bk_h_connect(cl->broker[0].port);
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_EQUAL(bt_create_topic(fd, "doomed", 1, 1), 0);
-    CU_ASSERT_EQUAL_FATAL(bk_h_wait_topic(cl, 0, "doomed", 1, 10000), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_topic_all("doomed", 1), 0);
     int leader = bt_leader(cl->broker[0].port, "doomed", 0);
     int li = index_of(leader);
     CU_ASSERT_FATAL(li >= 0);

@@ -101,7 +101,9 @@ static void *steady_main(void *arg)
     int n = 0;
     while (!s->stop) {
         int64_t base = -1;
-        if (bt_produce(fd, "steady", 0, 1, "s", n, 1, &base) != 0) {
+        int prc = bt_produce(fd, "steady", 0, 1, "s", n, 1, &base);
+        if (prc != 0) {
+            printf("\n    steady client: produce %d answered %d\n", n, prc);
             s->failures++;
             break;
         }
@@ -109,8 +111,14 @@ static void *steady_main(void *arg)
         bt_fetch(fd, "steady", 0, base, 0, 1, &r);
         char want[32];
         snprintf(want, sizeof want, "s-%d", n);
-        if (r.error != 0 || r.nrecs < 1 || strcmp(r.recs[0].value, want) != 0)
+        if (r.error != 0 || r.nrecs < 1 ||
+            strcmp(r.recs[0].value, want) != 0) {
+            printf("\n    steady client: fetch of %d at offset %lld: error "
+                   "%d, %zu records, first '%s'\n",
+                   n, (long long)base, r.error, r.nrecs,
+                   r.nrecs > 0 ? r.recs[0].value : "");
             s->failures++;
+        }
         else
             s->rounds++;
         bt_fetch_free(&r);
@@ -266,9 +274,10 @@ static void test_bad_input(void)
     bk_buf batch = BK_BUF_INIT;
     CU_ASSERT_EQUAL(bt_batch(&batch, "c", 0, 3, -1), 0);
     batch.data[batch.len - 2] ^= 0x55;
-    CU_ASSERT_EQUAL(
-        bt_produce_raw(fd, "bad", 0, 1, batch.data, batch.len, NULL),
-        BK_ERR_INVALID_MSG);
+    int prc = bt_produce_raw(fd, "bad", 0, 1, batch.data, batch.len, NULL);
+    if (prc != BK_ERR_INVALID_MSG)
+        printf("\ncorrupt produce answered %d\n", prc);
+    CU_ASSERT_EQUAL(prc, BK_ERR_INVALID_MSG);
     int64_t end = -1;
     CU_ASSERT_EQUAL(bt_list_offsets(fd, "bad", 0, -1, &end, NULL), 0);
     CU_ASSERT_EQUAL(end, 0);
@@ -315,7 +324,8 @@ static void test_bad_input(void)
         CU_ASSERT_EQUAL(bk_frame_encode_request(&frame, &preq), 0);
     }
     srand((unsigned)bk_test_seed);
-    int answered = 0, closed = 0, mutations = bk_test_long ? 2000 : 200;
+    int answered = 0, closed = 0, silent = 0;
+    int mutations = bk_test_long ? 2000 : 200;
     uint8_t *m = malloc(frame.len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     for (int i = 0; i < mutations; i++) {
@@ -338,15 +348,20 @@ static void test_bad_input(void)
             brook__response__free_unpacked(r, NULL);
         } else if (rc == -1) {
             closed++;
+        } else if (rc == -2 && still_serves(cfd)) {
+            /* No answer, connection fine: the mutation turned the frame
+             * into a valid acks=0 produce, which gets no response. */
+            silent++;
         }
         close(cfd);
     }
     free(m);
     bk_buf_free(&frame);
     bk_buf_free(&batch);
-    CU_ASSERT_EQUAL(answered + closed, mutations);
-    printf("\n    %d mutated frames: %d answered, %d closed\n", mutations,
-           answered, closed);
+    CU_ASSERT_EQUAL(answered + closed + silent, mutations);
+    printf("\n    %d mutated frames: %d answered, %d closed, %d acks=0 "
+           "(no answer, connection still serving)\n",
+           mutations, answered, closed, silent);
 
     /* The steady client made progress while the bad input went on, and
      * goes on afterwards. */
