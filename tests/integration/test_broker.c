@@ -112,9 +112,20 @@ static void test_metadata(void)
 {
     int fd = bk_h_connect(cl->broker[1].port);
     CU_ASSERT_FATAL(fd >= 0);
-    Brook__Response *resp = bt_metadata(fd, NULL, false);
+    /* Brokers learn of each other through ZooKeeper watches: the picture
+     * is eventually complete, as in Kafka, so allow it a moment. */
+    Brook__Response *resp = NULL;
+    for (int tries = 0; tries < 100; tries++) {
+        resp = bt_metadata(fd, NULL, false);
+        if (!resp || (resp->metadata && resp->metadata->n_brokers == 2))
+            break;
+        brook__response__free_unpacked(resp, NULL);
+        resp = NULL;
+        bk_h_sleep_ms(50);
+    }
     CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
     Brook__MetadataResponse *md = resp->metadata;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(md);
     CU_ASSERT_EQUAL(md->n_brokers, 2);
     for (size_t i = 0; i < md->n_brokers; i++) {
         int bi = index_of(md->brokers[i]->node_id);
