@@ -289,8 +289,16 @@ static int cp_next_record(bk_cons *k, bk_cp *cp)
         if (bk_batch_last_offset(&h) < cp->position ||
             (h.attributes & BK_BATCH_ATTR_CONTROL))
             continue;
+        /* check.crcs, on as in Kafka's consumer: bytes damaged on the way
+         * (or on the broker's disk) are not handed out as records */
+        if (bk_batch_check_crc(b, size) != 0) {
+            cp->pending_err = BK_ERR_INVALID_MSG;
+            return 0;
+        }
         int rc = bk_batch_iter_init(&cp->it, b, size, MAX_UNCOMPRESSED);
         if (rc != 0) {
+            /* a failed init may hold a decompression buffer */
+            bk_batch_iter_free(&cp->it);
             cp->pending_err = BK_ERR_INVALID_MSG;
             return 0;
         }
@@ -442,6 +450,19 @@ static void fetch_part(bk_cons *k, bk_cp *cp, Brook__FetchPartitionData *pd,
     size_t n = bk_cons_complete_prefix(pd->records.data, pd->records.len, &next,
                                        &need);
     if (n == 0) {
+        /* a first header that does not parse, or that claims more than any
+         * fetch can ask for, would be fetched again and again forever:
+         * stop with an error (the application may seek past it) */
+        bk_batch_header h;
+        if (need > (size_t)INT32_MAX ||
+            (need == 0 && bk_batch_parse_header(pd->records.data,
+                                                pd->records.len, &h) < 0)) {
+            brook_client_set_error(
+                k->c, "corrupt batch at offset %lld of %s-%d",
+                (long long)cp->fetch_pos, cp->t->name, cp->part);
+            cp_stop(cp, BK_ERR_INVALID_MSG);
+            return;
+        }
         /* the next batch is bigger than what we asked for: ask for enough
          * next time (the broker may return just a part of it) */
         if (need > (size_t)cp->max_bytes && need <= (size_t)INT32_MAX)

@@ -32,16 +32,18 @@ int32_t bk_murmur2(const void *data, size_t len)
         h ^= k;
     }
 
-    const uint8_t *tail = p + (len & ~(size_t)3);
+    /* an index, not a tail pointer: an empty key may be (NULL, 0), and
+     * NULL + 0 is undefined in C */
+    size_t t = len & ~(size_t)3;
     switch (len % 4) {
     case 3:
-        h ^= (uint32_t)tail[2] << 16;
+        h ^= (uint32_t)p[t + 2] << 16;
         /* fall through */
     case 2:
-        h ^= (uint32_t)tail[1] << 8;
+        h ^= (uint32_t)p[t + 1] << 8;
         /* fall through */
     case 1:
-        h ^= (uint32_t)tail[0];
+        h ^= (uint32_t)p[t];
         h *= m;
     }
 

@@ -72,6 +72,11 @@ int bk_batch_parse_header(const uint8_t *p, size_t len, bk_batch_header *h)
     if (h->batch_length < BK_BATCH_MIN_LENGTH || h->record_count < 0 ||
         h->last_offset_delta < 0)
         return -BK_ECORRUPT;
+    /* callers compute bk_batch_last_offset() + 1 (next fetch offset, log
+     * end): a base offset so close to INT64_MAX that this overflows is no
+     * offset any log can hold */
+    if (h->base_offset > INT64_MAX - 1 - h->last_offset_delta)
+        return -BK_ECORRUPT;
     return 0;
 err_parse:
     return -BK_ECORRUPT; /* unreachable: len was checked */

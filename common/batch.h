@@ -86,9 +86,10 @@ static inline int64_t bk_batch_last_offset(const bk_batch_header *h)
 
 /* Decodes the header from p[0..len).  Checks only what the header alone can
  * tell: len >= 61, magic == 2, batchLength >= 49, recordCount >= 0,
- * lastOffsetDelta >= 0.  Does not check the CRC or that the whole batch is
- * present.  0, BK_AGAIN (positive) when fewer than 61 bytes are given,
- * -BK_ECORRUPT, -BK_EUNSUPPORTED (other magic). */
+ * lastOffsetDelta >= 0, baseOffset + lastOffsetDelta + 1 fits an int64.
+ * Does not check the CRC or that the whole batch is present.  0, BK_AGAIN
+ * (positive) when fewer than 61 bytes are given, -BK_ECORRUPT,
+ * -BK_EUNSUPPORTED (other magic). */
 int bk_batch_parse_header(const uint8_t *p, size_t len, bk_batch_header *h);
 
 /* Checks the CRC-32C of a complete batch p[0..len) (len must equal the

@@ -740,7 +740,9 @@ static char *unescape(const char *s, size_t n, bool *bad)
         if (cp >= 0xd800 && cp <= 0xdbff) {
             /* a UTF-16 surrogate pair, as Java writes characters above
              * U+FFFF */
-            long lo = end - s >= 6 && s[0] == '\\' ? read_u4(s + 1, end) : -1;
+            long lo = end - s >= 6 && s[0] == '\\' && s[1] == 'u'
+                          ? read_u4(s + 1, end)
+                          : -1;
             if (lo < 0xdc00 || lo > 0xdfff)
                 cp = -1;
             else {

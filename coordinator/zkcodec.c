@@ -115,8 +115,8 @@ static int get_i32(const bk_json *obj, const char *key, int32_t *out,
         return -BK_ECORRUPT;
     }
     if (bk_json_int32(v, out) != 0 || *out < min) {
-        bk_errf(err, errlen, "%s: \"%s\" is not an integer >= %" PRId32, what, key,
-             min);
+        bk_errf(err, errlen, "%s: \"%s\" is not an integer >= %" PRId32, what,
+                key, min);
         return -BK_ECORRUPT;
     }
     return 0;
@@ -166,20 +166,22 @@ static int get_ids(const bk_json *arr, int32_t *out, int32_t *n, int max,
     }
     size_t len = bk_json_len(arr);
     if ((len == 0 && !allow_empty) || len > (size_t)max) {
-        bk_errf(err, errlen, "%s: \"%s\" has %zu entries (allowed %d..%d)", what,
-             field, len, allow_empty ? 0 : 1, max);
+        bk_errf(err, errlen, "%s: \"%s\" has %zu entries (allowed %d..%d)",
+                what, field, len, allow_empty ? 0 : 1, max);
         return -BK_ECORRUPT;
     }
     for (size_t i = 0; i < len; i++) {
         int32_t id;
         if (bk_json_int32(bk_json_at(arr, i), &id) != 0 || id < 0) {
-            bk_errf(err, errlen, "%s: \"%s\" holds a bad broker id", what, field);
+            bk_errf(err, errlen, "%s: \"%s\" holds a bad broker id", what,
+                    field);
             return -BK_ECORRUPT;
         }
         for (size_t j = 0; j < i; j++) {
             if (out[j] == id) {
-                bk_errf(err, errlen, "%s: \"%s\" lists broker %" PRId32 " twice",
-                     what, field, id);
+                bk_errf(err, errlen,
+                        "%s: \"%s\" lists broker %" PRId32 " twice", what,
+                        field, id);
                 return -BK_ECORRUPT;
             }
         }
@@ -304,9 +306,9 @@ static int parse_endpoint(const char *s, const bk_json *map, bk_zkc_endpoint *e,
         const char *p = bk_json_cstr(bk_json_get(map, e->listener));
         if (!p || strlen(p) >= sizeof e->protocol) {
             bk_errf(err, errlen,
-                 "broker registration: listener %s has no security "
-                 "protocol",
-                 e->listener);
+                    "broker registration: listener %s has no security "
+                    "protocol",
+                    e->listener);
             return -BK_ECORRUPT;
         }
         strcpy(e->protocol, p);
@@ -377,16 +379,17 @@ int bk_zkc_broker_decode(int32_t id, const void *data, size_t len,
     const bk_json *eps = bk_json_get(r, "endpoints");
     const bk_json *map = bk_json_get(r, "listener_security_protocol_map");
     if (map && !bk_json_is(map, BK_JSON_OBJECT)) {
-        bk_errf(err, errlen, "%s: bad \"listener_security_protocol_map\"", what);
+        bk_errf(err, errlen, "%s: bad \"listener_security_protocol_map\"",
+                what);
         rc = -BK_ECORRUPT;
         goto out;
     }
     if (!bk_json_is(eps, BK_JSON_ARRAY) || bk_json_len(eps) == 0 ||
         bk_json_len(eps) > BK_ZKC_MAX_ENDPOINTS) {
         bk_errf(err, errlen,
-             "%s: \"endpoints\" must be an array of 1..%d "
-             "strings",
-             what, BK_ZKC_MAX_ENDPOINTS);
+                "%s: \"endpoints\" must be an array of 1..%d "
+                "strings",
+                what, BK_ZKC_MAX_ENDPOINTS);
         rc = -BK_ECORRUPT;
         goto out;
     }
@@ -537,9 +540,9 @@ int bk_zkc_assignment_decode(const void *data, size_t len,
         (adding && !bk_json_is(adding, BK_JSON_OBJECT)) ||
         (removing && !bk_json_is(removing, BK_JSON_OBJECT))) {
         bk_errf(err, errlen,
-             "%s: \"partitions\" (and \"adding_replicas\", "
-             "\"removing_replicas\") must be objects",
-             what);
+                "%s: \"partitions\" (and \"adding_replicas\", "
+                "\"removing_replicas\") must be objects",
+                what);
         rc = -BK_ECORRUPT;
         goto fail;
     }
@@ -570,9 +573,11 @@ int bk_zkc_assignment_decode(const void *data, size_t len,
     for (size_t i = 0; i < n; i++) {
         const bk_json *m = bk_json_at(parts, i);
         bk_zkc_part *p = &out->parts[i];
-        if (!bk_zkc_parse_id(bk_json_key(m), &p->id)) {
+        /* a key with a NUL ("0\u0000") would read as another key's id */
+        if (strlen(bk_json_key(m)) != m->keylen ||
+            !bk_zkc_parse_id(bk_json_key(m), &p->id)) {
             bk_errf(err, errlen, "%s: bad partition id \"%.20s\"", what,
-                 bk_json_key(m));
+                    bk_json_key(m));
             rc = -BK_ECORRUPT;
             goto fail;
         }
@@ -794,8 +799,8 @@ int bk_zkc_config_decode(const void *data, size_t len, bk_zkc_config *out,
         const bk_json *m = bk_json_at(cfg, i);
         const char *v = bk_json_cstr(m);
         if (!v || strlen(bk_json_key(m)) != m->keylen) {
-            bk_errf(err, errlen, "%s: value of \"%.100s\" is not a string", what,
-                 bk_json_key(m));
+            bk_errf(err, errlen, "%s: value of \"%.100s\" is not a string",
+                    what, bk_json_key(m));
             rc = -BK_ECORRUPT;
             goto out;
         }

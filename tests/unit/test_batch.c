@@ -271,6 +271,21 @@ static void test_parse_header_errors(void)
     memcpy(p, out.data, 61);
     bk_store_be32(p + 23, (uint32_t)-1);
     CU_ASSERT(bk_batch_parse_header(p, 61, &h) == -BK_ECORRUPT);
+    /* the last offset + 1 (the next fetch offset, the log end) must fit an
+     * int64: a hostile base offset near INT64_MAX is corrupt, not an
+     * overflow in every caller of bk_batch_last_offset() */
+    memcpy(p, out.data, 61);
+    bk_store_be32(p + 23, 2);
+    bk_store_be64(p, (uint64_t)(INT64_MAX - 3));
+    CU_ASSERT_FATAL(bk_batch_parse_header(p, 61, &h) == 0);
+    CU_ASSERT_EQUAL(bk_batch_last_offset(&h) + 1, INT64_MAX);
+    bk_store_be64(p, (uint64_t)(INT64_MAX - 2));
+    CU_ASSERT(bk_batch_parse_header(p, 61, &h) == -BK_ECORRUPT);
+    bk_store_be64(p, (uint64_t)INT64_MAX);
+    CU_ASSERT(bk_batch_parse_header(p, 61, &h) == -BK_ECORRUPT);
+    bk_store_be32(p + 23, 0x7fffffff);
+    bk_store_be64(p, (uint64_t)(INT64_MAX - 0x7fffffff));
+    CU_ASSERT(bk_batch_parse_header(p, 61, &h) == -BK_ECORRUPT);
 
     /* check_crc wants the exact size */
     CU_ASSERT(bk_batch_check_crc(out.data, out.len) == 0);

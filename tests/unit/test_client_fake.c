@@ -23,6 +23,7 @@
 #include "client/partitioner.h"
 #include "common/batch.h"
 #include "common/clock.h"
+#include "common/crc32c.h"
 #include "common/frame.h"
 #include "tests/unit/cu_main.h"
 
@@ -58,6 +59,11 @@ typedef struct fake {
     int drop_count;                 /* close the connection instead */
     int swallow;                    /* never answer Produce */
     int fetch_err, fetch_err_count; /* answer Fetch with fetch_err */
+    /* when fetch_raw_len > 0: answer every Fetch of a valid partition
+     * with these bytes (whatever the offset) and high watermark raw_hw */
+    const uint8_t *fetch_raw;
+    size_t fetch_raw_len;
+    int64_t fetch_raw_hw;
 } fake;
 
 typedef struct fconn {
@@ -312,6 +318,11 @@ static void fake_fetch(fake *f, int fd, Brook__Request *req)
             } else if (f->fetch_err_count > 0) {
                 f->fetch_err_count--;
                 p[np].error_code = f->fetch_err;
+            } else if (f->fetch_raw_len > 0) {
+                p[np].high_watermark = f->fetch_raw_hw;
+                p[np].records.data = (uint8_t *)(uintptr_t)f->fetch_raw;
+                p[np].records.len = f->fetch_raw_len;
+                total += f->fetch_raw_len;
             } else {
                 fpart *fp = &f->parts[q->partition];
                 p[np].high_watermark = fp->next;
@@ -1025,6 +1036,150 @@ static void test_consumer_not_leader(void)
     fake_stop(f);
 }
 
+/* Appends a batch of n records (values "<tag><offset>") at base offset
+ * base to out; returns where it starts. */
+static size_t raw_batch(bk_buf *out, int codec, int64_t base, int n, char tag)
+{
+    bk_batch_builder b;
+    CU_ASSERT_FATAL(bk_batch_builder_init(&b, codec) == 0);
+    for (int i = 0; i < n; i++) {
+        char v[32];
+        int vl = snprintf(v, sizeof v, "%c%llu", tag,
+                          (unsigned long long)base + (unsigned)i);
+        bk_record r = {
+            .key_len = -1, .value = v, .value_len = vl, .timestamp = 1000 + i};
+        CU_ASSERT_FATAL(bk_batch_builder_add(&b, &r) == 0);
+    }
+    size_t at = out->len;
+    CU_ASSERT_FATAL(bk_batch_builder_finish(&b, out) == 0);
+    bk_batch_builder_free(&b);
+    bk_batch_set_base_offset(out->data + at, base);
+    return at;
+}
+
+/* The next record or error of c within 3 s (EOFs skipped): its type, or
+ * -1 when nothing came. */
+static int next_msg(brook_client *c, const brook_msg **m)
+{
+    int64_t deadline = bk_clock_mono_ms() + 3000;
+    while (bk_clock_mono_ms() < deadline)
+        if (brook_consume(c, 100, m) == 1 && (*m)->type != BROOK_MSG_EOF)
+            return (*m)->type;
+    return -1;
+}
+
+/* A broker's Fetch answer is untrusted input: damaged batches become one
+ * error event each (CORRUPT_MESSAGE, Kafka's check.crcs), never records,
+ * a hang, a leak or an overflow. */
+static void test_consumer_corrupt_batches(void)
+{
+    fake *f = fake_start();
+    brook_client *c = client_for(f, NULL, NULL);
+    CU_ASSERT_EQUAL(brook_assign(c, TOPIC, 0, 0), 0);
+    const brook_msg *m;
+    bk_buf raw = BK_BUF_INIT;
+
+    /* 1: a byte of a value flipped, the CRC left alone: an error instead
+     * of the damaged records, then the good batch after it */
+    size_t a = raw_batch(&raw, BK_CODEC_NONE, 0, 3, 'a');
+    raw_batch(&raw, BK_CODEC_NONE, 3, 2, 'b');
+    raw.data[a + 61 + 6] ^= 0x20; /* the first record's value: "A0" */
+    pthread_mutex_lock(&f->mu);
+    f->fetch_raw = raw.data;
+    f->fetch_raw_len = raw.len;
+    f->fetch_raw_hw = 5;
+    pthread_mutex_unlock(&f->mu);
+    CU_ASSERT_EQUAL_FATAL(next_msg(c, &m), BROOK_MSG_ERROR);
+    CU_ASSERT_EQUAL(m->err, BK_ERR_INVALID_MSG);
+    CU_ASSERT_EQUAL_FATAL(next_msg(c, &m), BROOK_MSG_RECORD);
+    CU_ASSERT_EQUAL(m->offset, 3);
+    CU_ASSERT_EQUAL(m->value_len, 2);
+    CU_ASSERT_EQUAL(memcmp(m->value, "b3", 2), 0);
+    CU_ASSERT_EQUAL_FATAL(next_msg(c, &m), BROOK_MSG_RECORD);
+    CU_ASSERT_EQUAL(m->offset, 4);
+
+    /* 2: a gzip batch whose payload is garbage under a valid CRC: an
+     * error (and its decompression buffer freed), then the next batch */
+    pthread_mutex_lock(&f->mu);
+    f->fetch_raw_len = 0;
+    pthread_mutex_unlock(&f->mu);
+    bk_buf_reset(&raw);
+    a = raw_batch(&raw, BK_CODEC_GZIP, 5, 2, 'g');
+    raw_batch(&raw, BK_CODEC_NONE, 7, 1, 'c');
+    size_t glen = BK_BATCH_LOG_OVERHEAD + bk_load_be32(raw.data + a + 8);
+    memset(raw.data + a + 61 + 10, 0xff, glen - 61 - 10 - 8);
+    bk_store_be32(raw.data + a + 17,
+                  bk_crc32c(0, raw.data + a + 21, glen - 21));
+    CU_ASSERT_EQUAL(brook_seek(c, TOPIC, 0, 5), 0);
+    pthread_mutex_lock(&f->mu);
+    f->fetch_raw = raw.data;
+    f->fetch_raw_len = raw.len;
+    f->fetch_raw_hw = 8;
+    pthread_mutex_unlock(&f->mu);
+    CU_ASSERT_EQUAL_FATAL(next_msg(c, &m), BROOK_MSG_ERROR);
+    CU_ASSERT_EQUAL(m->err, BK_ERR_INVALID_MSG);
+    CU_ASSERT_EQUAL_FATAL(next_msg(c, &m), BROOK_MSG_RECORD);
+    CU_ASSERT_EQUAL(m->offset, 7);
+
+    /* 3: a first header that does not parse (magic 1): its size is
+     * unknown, so no larger fetch can get past it -- one error and the
+     * partition stops, instead of fetching it forever */
+    pthread_mutex_lock(&f->mu);
+    f->fetch_raw_len = 0;
+    pthread_mutex_unlock(&f->mu);
+    bk_buf_reset(&raw);
+    a = raw_batch(&raw, BK_CODEC_NONE, 8, 2, 'm');
+    raw.data[a + 16] = 1;
+    CU_ASSERT_EQUAL(brook_seek(c, TOPIC, 0, 8), 0);
+    pthread_mutex_lock(&f->mu);
+    f->fetch_raw = raw.data;
+    f->fetch_raw_len = raw.len;
+    f->fetch_raw_hw = 10;
+    pthread_mutex_unlock(&f->mu);
+    CU_ASSERT_EQUAL_FATAL(next_msg(c, &m), BROOK_MSG_ERROR);
+    CU_ASSERT_EQUAL(m->err, BK_ERR_INVALID_MSG);
+    CU_ASSERT_EQUAL(m->offset, 8);
+    CU_ASSERT_EQUAL(brook_consume(c, 300, &m), 0);
+
+    /* 4: a base offset whose last offset + 1 passes INT64_MAX: corrupt,
+     * not a signed overflow */
+    pthread_mutex_lock(&f->mu);
+    f->fetch_raw_len = 0;
+    pthread_mutex_unlock(&f->mu);
+    bk_buf_reset(&raw);
+    raw_batch(&raw, BK_CODEC_NONE, INT64_MAX - 1, 3, 'o');
+    CU_ASSERT_EQUAL(brook_seek(c, TOPIC, 0, 10), 0);
+    pthread_mutex_lock(&f->mu);
+    f->fetch_raw = raw.data;
+    f->fetch_raw_len = raw.len;
+    f->fetch_raw_hw = 20;
+    pthread_mutex_unlock(&f->mu);
+    CU_ASSERT_EQUAL_FATAL(next_msg(c, &m), BROOK_MSG_ERROR);
+    CU_ASSERT_EQUAL(m->err, BK_ERR_INVALID_MSG);
+
+    /* 5: a header claiming a batch larger than any fetch can ask for
+     * (partition_max_bytes is an int32): an error, not a silent loop */
+    pthread_mutex_lock(&f->mu);
+    f->fetch_raw_len = 0;
+    pthread_mutex_unlock(&f->mu);
+    bk_buf_reset(&raw);
+    a = raw_batch(&raw, BK_CODEC_NONE, 10, 2, 'h');
+    bk_store_be32(raw.data + a + 8, INT32_MAX);
+    CU_ASSERT_EQUAL(brook_seek(c, TOPIC, 0, 10), 0);
+    pthread_mutex_lock(&f->mu);
+    f->fetch_raw = raw.data;
+    f->fetch_raw_len = raw.len;
+    f->fetch_raw_hw = 20;
+    pthread_mutex_unlock(&f->mu);
+    CU_ASSERT_EQUAL_FATAL(next_msg(c, &m), BROOK_MSG_ERROR);
+    CU_ASSERT_EQUAL(m->err, BK_ERR_INVALID_MSG);
+    CU_ASSERT_EQUAL(m->offset, 10);
+
+    brook_client_destroy(c);
+    fake_stop(f);
+    bk_buf_free(&raw);
+}
+
 static CU_TestInfo fake_tests[] = {
     {"keyed produce: partitions, offsets, order", test_keyed_produce},
     {"NOT_LEADER retried with metadata refresh", test_retry_not_leader},
@@ -1037,6 +1192,8 @@ static CU_TestInfo fake_tests[] = {
     {"consumer follows new data", test_follows_new_data},
     {"consumer retries NOT_LEADER with metadata refresh",
      test_consumer_not_leader},
+    {"consumer: corrupt batches are errors, not records or hangs",
+     test_consumer_corrupt_batches},
     CU_TEST_INFO_NULL,
 };
 

@@ -559,6 +559,9 @@ static void test_continuation_and_escapes(void)
     expect_bad("broker.rack=\\u12", NULL);
     expect_bad("broker.rack=\\ud83d", NULL); /* lone high surrogate */
     expect_bad("broker.rack=\\ude00", NULL); /* lone low surrogate */
+    /* the low half must be a backslash-u escape too, not any escaped
+     * letter */
+    expect_bad("broker.rack=\\ud83d\\xde00", NULL);
     expect_bad("broker.rack=\\u0000", NULL); /* NUL cannot be in a string */
     expect_bad("bro\\uker.rack=1", SRC ":1: malformed \\uXXXX escape in the "
                                        "key");

@@ -83,6 +83,10 @@ static void test_partition_for_key(void)
     /* toPositive is not abs: -790332482 & 0x7fffffff = 1357151166, while
      * abs would give 790332482; mod 10 they differ (6 vs 2) */
     CU_ASSERT_EQUAL(bk_part_for_key("foobar", 6, 10), 6);
+    /* brook_produce() accepts an empty key as (NULL, 0): it is hashed like
+     * any empty key, without forming NULL + 0 (undefined behaviour) */
+    CU_ASSERT_EQUAL(bk_murmur2(NULL, 0), 275646681);
+    CU_ASSERT_EQUAL(bk_part_for_key(NULL, 0, 5), kafka_part(275646681, 5));
     /* the result is always a valid partition */
     char key[32];
     for (int i = 0; i < 10000; i++) {

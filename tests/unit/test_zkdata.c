@@ -298,6 +298,8 @@ static void test_assignment_encode_decode(void)
         "{\"version\":1,\"partitions\":{\"0\":1}}",
         "{\"version\":1,\"partitions\":{\"0\":[2147483648]}}",
         "{\"version\":1,\"partitions\":{\"0\":[1],\"0\":[2]}}",
+        /* distinct JSON keys, the same id once read as a C string */
+        "{\"version\":1,\"partitions\":{\"0\":[1],\"0\\u0000\":[2]}}",
         "{\"version\":2,\"partitions\":{\"0\":[1]},\"adding_replicas\":[]}",
         ("{\"version\":2,\"partitions\":{\"0\":[1]},\"adding_replicas\":"
          "{\"0\":[3,3]}}"),
