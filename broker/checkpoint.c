@@ -126,7 +126,7 @@ int bk_ckpt_parse(const char *name, const char *text, size_t len, int version,
     }
     if (v != version) {
         bk_errf(err, errlen, "%s:%d: unsupported version %lld (expected %d)",
-               name, line, (long long)v, version);
+                name, line, (long long)v, version);
         return -BK_ECORRUPT;
     }
     /* count */
@@ -143,11 +143,11 @@ int bk_ckpt_parse(const char *name, const char *text, size_t len, int version,
         if (nl != 1) {
             if (nl < 0)
                 bk_errf(err, errlen, "%s:%d: line not terminated (file cut?)",
-                       name, line);
+                        name, line);
             else
                 bk_errf(err, errlen,
-                       "%s:%d: file ends after %lld of %lld entries", name,
-                       line, (long long)i, (long long)count);
+                        "%s:%d: file ends after %lld of %lld entries", name,
+                        line, (long long)i, (long long)count);
             return -BK_ECORRUPT;
         }
         int got = split(text + s, text + e, fields);
@@ -156,14 +156,14 @@ int bk_ckpt_parse(const char *name, const char *text, size_t len, int version,
                 bk_errf(err, errlen, "%s:%d: malformed line", name, line);
             else
                 bk_errf(err, errlen, "%s:%d: expected %d fields, got %d", name,
-                       line, nfields, got);
+                        line, nfields, got);
             return -BK_ECORRUPT;
         }
         why[0] = '\0';
         int rc = fn(arg, fp, why, sizeof why);
         if (rc != 0) {
             bk_errf(err, errlen, "%s:%d: %s", name, line,
-                   why[0] ? why : bk_strerror(rc));
+                    why[0] ? why : bk_strerror(rc));
             return rc;
         }
     }
@@ -171,7 +171,7 @@ int bk_ckpt_parse(const char *name, const char *text, size_t len, int version,
      * means the file is not what its writer wrote */
     if (pos < len) {
         bk_errf(err, errlen, "%s:%d: unexpected data after %lld entries", name,
-               line + 1, (long long)count);
+                line + 1, (long long)count);
         return -BK_ECORRUPT;
     }
     return 0;
@@ -321,7 +321,7 @@ static int tpo_line(void *arg, char **f, char *err, size_t errlen)
     int64_t old;
     if (bk_ckpt_get(c, f[0], (int32_t)part, &old) == 0) {
         bk_errf(err, errlen, "duplicate entry for %s-%lld", f[0],
-               (long long)part);
+                (long long)part);
         return -BK_ECORRUPT;
     }
     return bk_ckpt_set(c, f[0], (int32_t)part, off);

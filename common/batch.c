@@ -467,8 +467,8 @@ void bk_batch_iter_free(bk_batch_iter *it)
  * One- and two-byte values (most lengths and deltas: a 100-byte record has
  * two-byte lengths) take an inlined path without a loop; the validation
  * walk below is on the produce path for every record. */
-static bool walk_uvarint_slow(const uint8_t **pp, const uint8_t *end,
-                              int maxb, uint64_t *out)
+static bool walk_uvarint_slow(const uint8_t **pp, const uint8_t *end, int maxb,
+                              uint64_t *out)
 {
     const uint8_t *p = *pp;
     size_t n = bk_uvarint_decode(p, (size_t)(end - p), maxb, out);

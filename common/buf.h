@@ -62,7 +62,10 @@ typedef struct bk_buf {
     bool oom;      /* an allocation failed; contents are incomplete */
 } bk_buf;
 
-#define BK_BUF_INIT {NULL, 0, 0, false}
+#define BK_BUF_INIT                                                            \
+    {                                                                          \
+        NULL, 0, 0, false                                                      \
+    }
 
 void bk_buf_init(bk_buf *b);
 /* Frees the data; the buffer may be reused after bk_buf_init(). */
@@ -123,7 +126,8 @@ int bk_rd_varlong(bk_rd *r, int64_t *out);
 int bk_rd_ptr(bk_rd *r, size_t n, const uint8_t **out);
 int bk_rd_skip(bk_rd *r, size_t n);
 
-/* In a parser: BK_RD_TRY(bk_rd_i32(&r, &x)); ... err_parse: return -BK_EINVAL; */
+/* In a parser: BK_RD_TRY(bk_rd_i32(&r, &x)); ... err_parse: return -BK_EINVAL;
+ */
 #define BK_RD_TRY(call)                                                        \
     do {                                                                       \
         if ((call) != 0)                                                       \

@@ -45,8 +45,8 @@ uint32_t bk_crc32c_sw(uint32_t crc, const void *buf, size_t n)
          * turn it into plain loads on little-endian hosts */
         uint32_t lo = crc ^ (uint32_t)(p[0] | p[1] << 8 | p[2] << 16 |
                                        (uint32_t)p[3] << 24);
-        uint32_t hi = (uint32_t)(p[4] | p[5] << 8 | p[6] << 16 |
-                                 (uint32_t)p[7] << 24);
+        uint32_t hi =
+            (uint32_t)(p[4] | p[5] << 8 | p[6] << 16 | (uint32_t)p[7] << 24);
         crc = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^
               table[5][(lo >> 16) & 0xff] ^ table[4][lo >> 24] ^
               table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^
@@ -72,14 +72,14 @@ uint32_t bk_crc32c_sw(uint32_t crc, const void *buf, size_t n)
  * a linear map of 32 bits, tabulated once per stripe length (four 256-entry
  * tables, built from its values on the 32 unit vectors).
  */
-#define STRIPE_LONG 2048
+#define STRIPE_LONG  2048
 #define STRIPE_SHORT 256
 
 static uint32_t zeros_long[4][256], zeros_short[4][256];
 static pthread_once_t zeros_once = PTHREAD_ONCE_INIT;
 
 __attribute__((target("sse4.2"))) static uint32_t zeros_apply_slow(uint32_t x,
-                                                                 size_t n)
+                                                                   size_t n)
 {
     uint64_t c = x;
     for (size_t i = 0; i < n / 8; i++)

@@ -9,18 +9,30 @@ const char *bk_strerror(int rc)
     if (rc < 0)
         rc = -rc;
     switch (rc) {
-    case BK_OK: return "success";
-    case BK_AGAIN: return "not complete yet";
-    case BK_EINVAL: return "invalid input";
-    case BK_ENOMEM: return "out of memory";
-    case BK_EIO: return "I/O error";
-    case BK_ECORRUPT: return "corrupt data";
-    case BK_ETOOBIG: return "too big";
-    case BK_ENOENT: return "not found";
-    case BK_ERANGE: return "out of range";
-    case BK_EUNSUPPORTED: return "unsupported";
-    case BK_EEXIST: return "already exists";
-    case BK_ECONFIG: return "configuration error";
+    case BK_OK:
+        return "success";
+    case BK_AGAIN:
+        return "not complete yet";
+    case BK_EINVAL:
+        return "invalid input";
+    case BK_ENOMEM:
+        return "out of memory";
+    case BK_EIO:
+        return "I/O error";
+    case BK_ECORRUPT:
+        return "corrupt data";
+    case BK_ETOOBIG:
+        return "too big";
+    case BK_ENOENT:
+        return "not found";
+    case BK_ERANGE:
+        return "out of range";
+    case BK_EUNSUPPORTED:
+        return "unsupported";
+    case BK_EEXIST:
+        return "already exists";
+    case BK_ECONFIG:
+        return "configuration error";
     }
     return "unknown error";
 }

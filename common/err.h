@@ -14,17 +14,17 @@
 
 enum {
     BK_OK = 0,
-    BK_AGAIN = 1,       /* not complete yet (positive: not a failure) */
-    BK_EINVAL = 2,      /* malformed input or bad argument */
-    BK_ENOMEM = 3,      /* allocation failed */
-    BK_EIO = 4,         /* read/write/fsync failed (errno kept by caller) */
-    BK_ECORRUPT = 5,    /* stored or received bytes fail validation (CRC...) */
-    BK_ETOOBIG = 6,     /* over a configured size limit */
-    BK_ENOENT = 7,      /* no such file, offset, key */
-    BK_ERANGE = 8,      /* value or offset out of range */
-    BK_EUNSUPPORTED = 9,/* unknown codec, magic, version */
-    BK_EEXIST = 10,     /* already exists */
-    BK_ECONFIG = 11,    /* configuration error (details from bk_cfg_errors) */
+    BK_AGAIN = 1,        /* not complete yet (positive: not a failure) */
+    BK_EINVAL = 2,       /* malformed input or bad argument */
+    BK_ENOMEM = 3,       /* allocation failed */
+    BK_EIO = 4,          /* read/write/fsync failed (errno kept by caller) */
+    BK_ECORRUPT = 5,     /* stored or received bytes fail validation (CRC...) */
+    BK_ETOOBIG = 6,      /* over a configured size limit */
+    BK_ENOENT = 7,       /* no such file, offset, key */
+    BK_ERANGE = 8,       /* value or offset out of range */
+    BK_EUNSUPPORTED = 9, /* unknown codec, magic, version */
+    BK_EEXIST = 10,      /* already exists */
+    BK_ECONFIG = 11,     /* configuration error (details from bk_cfg_errors) */
 };
 
 #include <stddef.h>

@@ -34,8 +34,8 @@ void bk_logf(bk_level lvl, const char *module, const char *fmt, ...)
             bk_logf((lvl), (mod), __VA_ARGS__);                                \
     } while (0)
 #define BK_DEBUG(mod, ...) BK_LOG(BK_LVL_DEBUG, mod, __VA_ARGS__)
-#define BK_INFO(mod, ...) BK_LOG(BK_LVL_INFO, mod, __VA_ARGS__)
-#define BK_WARN(mod, ...) BK_LOG(BK_LVL_WARN, mod, __VA_ARGS__)
+#define BK_INFO(mod, ...)  BK_LOG(BK_LVL_INFO, mod, __VA_ARGS__)
+#define BK_WARN(mod, ...)  BK_LOG(BK_LVL_WARN, mod, __VA_ARGS__)
 #define BK_ERROR(mod, ...) BK_LOG(BK_LVL_ERROR, mod, __VA_ARGS__)
 
 #endif

@@ -192,8 +192,7 @@ static int grow_fds(bk_loop *l, int fd)
     return 0;
 }
 
-int bk_loop_add_fd(bk_loop *l, int fd, unsigned events, bk_io_fn *fn,
-                   void *arg)
+int bk_loop_add_fd(bk_loop *l, int fd, unsigned events, bk_io_fn *fn, void *arg)
 {
     if (fd < 0)
         return -BK_EINVAL;

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BK_EV_READ 0x1u
+#define BK_EV_READ  0x1u
 #define BK_EV_WRITE 0x2u
 #define BK_EV_ERROR 0x4u /* reported only: EPOLLERR / EPOLLHUP */
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BK_VARINT_MAX 5
+#define BK_VARINT_MAX  5
 #define BK_VARLONG_MAX 10
 
 static inline uint32_t bk_zigzag32(int32_t v)

@@ -37,17 +37,17 @@ int bk_topic_validate_name(const char *name, char *err, size_t errlen)
     }
     if (n > BK_TOPIC_NAME_MAX) {
         bk_errf(err, errlen,
-             "Topic name is illegal, it can't be longer than %d "
-             "characters, topic name: %.40s...",
-             BK_TOPIC_NAME_MAX, name);
+                "Topic name is illegal, it can't be longer than %d "
+                "characters, topic name: %.40s...",
+                BK_TOPIC_NAME_MAX, name);
         return BK_ERR_TOPIC_EXCEPTION;
     }
     for (size_t i = 0; i < n; i++) {
         if (!legal_char(name[i])) {
             bk_errf(err, errlen,
-                 "Topic name \"%s\" is illegal, it contains a character "
-                 "other than ASCII alphanumerics, '.', '_' and '-'",
-                 name);
+                    "Topic name \"%s\" is illegal, it contains a character "
+                    "other than ASCII alphanumerics, '.', '_' and '-'",
+                    name);
             return BK_ERR_TOPIC_EXCEPTION;
         }
     }
@@ -262,21 +262,21 @@ static int check_word(const bk_topic_cfg_def *d, const char *s, size_t n,
     if (d->unsupported && in_list(d->unsupported, s, n)) {
         if (strcmp(d->name, "cleanup.policy") == 0)
             bk_errf(err, errlen,
-                 "cleanup.policy=%.*s is not supported by Brook (no log "
-                 "compaction); use cleanup.policy=delete",
-                 (int)n, s);
+                    "cleanup.policy=%.*s is not supported by Brook (no log "
+                    "compaction); use cleanup.policy=delete",
+                    (int)n, s);
         else
             bk_errf(err, errlen, "%s=%.*s is not supported by Brook", d->name,
-                 (int)n, s);
+                    (int)n, s);
         return BK_ERR_INVALID_CONFIG;
     }
     if (!in_list(d->choices, s, n)) {
         char ch[160];
         choices_text(d, ch, sizeof ch);
         bk_errf(err, errlen,
-             "Invalid value %s for configuration %s: String must be one "
-             "of: %s",
-             whole, d->name, ch + 1);
+                "Invalid value %s for configuration %s: String must be one "
+                "of: %s",
+                whole, d->name, ch + 1);
         /* drop the closing bracket of the list form */
         if (err && errlen) {
             size_t l = strlen(err);
@@ -294,7 +294,8 @@ static int put_norm(char *norm, size_t normlen, const char *s, size_t n,
     if (!norm)
         return 0;
     if (n >= normlen) {
-        bk_errf(err, errlen, "Invalid value for configuration %s: too long", key);
+        bk_errf(err, errlen, "Invalid value for configuration %s: too long",
+                key);
         return BK_ERR_INVALID_CONFIG;
     }
     memcpy(norm, s, n);
@@ -316,7 +317,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
     char tmp[128];
     if (n == 0 && d->type != BK_TCFG_LIST) {
         bk_errf(err, errlen, "Invalid value \"\" for configuration %s: empty",
-             key);
+                key);
         return BK_ERR_INVALID_CONFIG;
     }
     switch (d->type) {
@@ -333,16 +334,16 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
             goto not_number;
         if (d->type == BK_TCFG_INT && (v < INT32_MIN || v > INT32_MAX)) {
             bk_errf(err, errlen,
-                 "Invalid value %s for configuration %s: Not a number of "
-                 "type INT",
-                 tmp, key);
+                    "Invalid value %s for configuration %s: Not a number of "
+                    "type INT",
+                    tmp, key);
             return BK_ERR_INVALID_CONFIG;
         }
         if (v < d->min || v > d->max) {
             bk_errf(err, errlen,
-                 "Invalid value %s for configuration %s: Value must be at "
-                 "least %lld",
-                 tmp, key, (long long)d->min);
+                    "Invalid value %s for configuration %s: Value must be at "
+                    "least %lld",
+                    tmp, key, (long long)d->min);
             return BK_ERR_INVALID_CONFIG;
         }
         /* normalized: as strtoll read it ("+5" -> "5", "007" -> "7") */
@@ -350,10 +351,10 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
         return put_norm(norm, normlen, tmp, strlen(tmp), key, err, errlen);
     not_number:
         bk_errf(err, errlen,
-             "Invalid value %.*s for configuration %s: Not a number of type "
-             "%s",
-             (int)(n > 64 ? 64 : n), s, key,
-             d->type == BK_TCFG_INT ? "INT" : "LONG");
+                "Invalid value %.*s for configuration %s: Not a number of type "
+                "%s",
+                (int)(n > 64 ? 64 : n), s, key,
+                d->type == BK_TCFG_INT ? "INT" : "LONG");
         return BK_ERR_INVALID_CONFIG;
     }
     case BK_TCFG_BOOL:
@@ -362,9 +363,9 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
         if (n == 5 && strncasecmp(s, "false", 5) == 0)
             return put_norm(norm, normlen, "false", 5, key, err, errlen);
         bk_errf(err, errlen,
-             "Invalid value %.*s for configuration %s: Expected value to be "
-             "either true or false",
-             (int)(n > 64 ? 64 : n), s, key);
+                "Invalid value %.*s for configuration %s: Expected value to be "
+                "either true or false",
+                (int)(n > 64 ? 64 : n), s, key);
         return BK_ERR_INVALID_CONFIG;
     case BK_TCFG_DOUBLE: {
         if (n >= sizeof tmp)
@@ -378,17 +379,17 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
             goto not_double;
         if (v < d->dmin || v > d->dmax) {
             bk_errf(err, errlen,
-                 "Invalid value %s for configuration %s: Value must be "
-                 "between %g and %g",
-                 tmp, key, d->dmin, d->dmax);
+                    "Invalid value %s for configuration %s: Value must be "
+                    "between %g and %g",
+                    tmp, key, d->dmin, d->dmax);
             return BK_ERR_INVALID_CONFIG;
         }
         return put_norm(norm, normlen, s, n, key, err, errlen);
     not_double:
         bk_errf(err, errlen,
-             "Invalid value %.*s for configuration %s: Not a number of type "
-             "DOUBLE",
-             (int)(n > 64 ? 64 : n), s, key);
+                "Invalid value %.*s for configuration %s: Not a number of type "
+                "DOUBLE",
+                (int)(n > 64 ? 64 : n), s, key);
         return BK_ERR_INVALID_CONFIG;
     }
     case BK_TCFG_STRING: {
@@ -406,7 +407,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
         const char *p = s, *end = s + n;
         if (n == 0) {
             bk_errf(err, errlen,
-                 "Invalid value \"\" for configuration %s: empty list", key);
+                    "Invalid value \"\" for configuration %s: empty list", key);
             return BK_ERR_INVALID_CONFIG;
         }
         while (p <= end) {
@@ -422,7 +423,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
                 return rc;
             if (o + il + 2 >= sizeof out) {
                 bk_errf(err, errlen,
-                     "Invalid value for configuration %s: too long", key);
+                        "Invalid value for configuration %s: too long", key);
                 return BK_ERR_INVALID_CONFIG;
             }
             if (o)
@@ -462,15 +463,15 @@ int bk_topic_assign(const int32_t *brokers, int nbrokers, int32_t partitions,
     }
     if (rf > BK_TOPIC_MAX_RF) {
         bk_errf(err, errlen,
-             "replication factor %d larger than Brook's "
-             "maximum of %d",
-             rf, BK_TOPIC_MAX_RF);
+                "replication factor %d larger than Brook's "
+                "maximum of %d",
+                rf, BK_TOPIC_MAX_RF);
         return BK_ERR_INVALID_REPLICATION_FACTOR;
     }
     if (rf > nbrokers) {
         bk_errf(err, errlen,
-             "replication factor %d larger than available brokers: %d", rf,
-             nbrokers < 0 ? 0 : nbrokers);
+                "replication factor %d larger than available brokers: %d", rf,
+                nbrokers < 0 ? 0 : nbrokers);
         return BK_ERR_INVALID_REPLICATION_FACTOR;
     }
     int32_t *ids = malloc((size_t)nbrokers * sizeof *ids);

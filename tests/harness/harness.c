@@ -35,7 +35,7 @@
 #include "proto/protocol.h"
 #include "tests/unit/cu_main.h"
 
-#define ZK_JAR "/usr/share/java/zookeeper.jar"
+#define ZK_JAR      "/usr/share/java/zookeeper.jar"
 #define ZK_CONF_DIR "/etc/zookeeper/conf_example"
 #define ZK_READY_MS 30000
 
@@ -112,8 +112,7 @@ pid_t bk_h_spawn(char *const argv[], const char *logpath)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127); /* the test died before we set PDEATHSIG */
-        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                      0644);
+        int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
@@ -302,9 +301,9 @@ bk_h_zk *bk_h_zk_start(const char *name, int n)
         node->election_port = bk_h_free_port();
         snprintf(node->dir, sizeof node->dir, "%s/zk%d", zk->dir, i + 1);
         mkdir(node->dir, 0755);
-        off += (size_t)snprintf(zk->connect + off, sizeof zk->connect - off,
-                                "%s127.0.0.1:%d", i ? "," : "",
-                                node->client_port);
+        off +=
+            (size_t)snprintf(zk->connect + off, sizeof zk->connect - off,
+                             "%s127.0.0.1:%d", i ? "," : "", node->client_port);
     }
     for (int i = 0; i < n; i++) {
         if (write_zoo_cfg(zk, i) != 0 || bk_h_zk_start_node(zk, i, false)) {

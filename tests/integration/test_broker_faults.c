@@ -111,15 +111,13 @@ static void *steady_main(void *arg)
         bt_fetch(fd, "steady", 0, base, 0, 1, &r);
         char want[32];
         snprintf(want, sizeof want, "s-%d", n);
-        if (r.error != 0 || r.nrecs < 1 ||
-            strcmp(r.recs[0].value, want) != 0) {
+        if (r.error != 0 || r.nrecs < 1 || strcmp(r.recs[0].value, want) != 0) {
             printf("\n    steady client: fetch of %d at offset %lld: error "
                    "%d, %zu records, first '%s'\n",
                    n, (long long)base, r.error, r.nrecs,
                    r.nrecs > 0 ? r.recs[0].value : "");
             s->failures++;
-        }
-        else
+        } else
             s->rounds++;
         bt_fetch_free(&r);
         n++;

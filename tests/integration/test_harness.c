@@ -14,17 +14,16 @@ static void test_standalone(void)
     bk_h_zk *zk = bk_h_zk_start("zk-standalone", 1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(zk);
     char buf[2048];
-    CU_ASSERT_TRUE(bk_h_zk_4lw(zk->node[0].client_port, "srvr", buf,
-                               sizeof buf) > 0);
+    CU_ASSERT_TRUE(
+        bk_h_zk_4lw(zk->node[0].client_port, "srvr", buf, sizeof buf) > 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "Mode: standalone"));
     CU_ASSERT_PTR_NOT_NULL(strstr(zk->connect, "127.0.0.1:"));
     bk_h_zk_kill_node(zk, 0);
-    CU_ASSERT_EQUAL(bk_h_zk_4lw(zk->node[0].client_port, "srvr", buf,
-                                sizeof buf),
-                    -1);
+    CU_ASSERT_EQUAL(
+        bk_h_zk_4lw(zk->node[0].client_port, "srvr", buf, sizeof buf), -1);
     CU_ASSERT_EQUAL(bk_h_zk_start_node(zk, 0, true), 0);
-    CU_ASSERT_TRUE(bk_h_zk_4lw(zk->node[0].client_port, "srvr", buf,
-                               sizeof buf) > 0);
+    CU_ASSERT_TRUE(
+        bk_h_zk_4lw(zk->node[0].client_port, "srvr", buf, sizeof buf) > 0);
     bk_h_zk_stop(zk);
 }
 
@@ -35,8 +34,8 @@ static void test_ensemble(void)
     char buf[2048];
     int leaders = 0, followers = 0;
     for (int i = 0; i < 3; i++) {
-        CU_ASSERT_TRUE(bk_h_zk_4lw(zk->node[i].client_port, "srvr", buf,
-                                   sizeof buf) > 0);
+        CU_ASSERT_TRUE(
+            bk_h_zk_4lw(zk->node[i].client_port, "srvr", buf, sizeof buf) > 0);
         leaders += strstr(buf, "Mode: leader") != NULL;
         followers += strstr(buf, "Mode: follower") != NULL;
     }

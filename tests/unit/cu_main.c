@@ -102,8 +102,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    printf("%s: seed %lu%s (replay with --seed %lu)\n", prog_name,
-           bk_test_seed, bk_test_long ? ", long run" : "", bk_test_seed);
+    printf("%s: seed %lu%s (replay with --seed %lu)\n", prog_name, bk_test_seed,
+           bk_test_long ? ", long run" : "", bk_test_seed);
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
         fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());

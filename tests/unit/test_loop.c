@@ -41,8 +41,7 @@ static void test_fd_events(void)
     CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
     io_state s = {0};
     CU_ASSERT_EQUAL(bk_loop_add_fd(l, p[0], BK_EV_READ, on_io, &s), 0);
-    CU_ASSERT_EQUAL(bk_loop_add_fd(l, p[0], BK_EV_READ, on_io, &s),
-                    -BK_EEXIST);
+    CU_ASSERT_EQUAL(bk_loop_add_fd(l, p[0], BK_EV_READ, on_io, &s), -BK_EEXIST);
     /* nothing to read: a short wait runs nothing */
     CU_ASSERT_EQUAL(bk_loop_run_once(l, 10), 0);
     CU_ASSERT_EQUAL(write(p[1], "x", 1), 1);
@@ -203,7 +202,7 @@ static void test_timer_zero_delay_no_starvation(void)
 }
 
 #define POSTERS 4
-#define POSTS 5000
+#define POSTS   5000
 static long post_sum;
 static int post_count;
 
