@@ -29,6 +29,7 @@
 #include "common/err.h"
 #include "common/fileio.h"
 #include "common/logging.h"
+#include "common/utf8.h"
 
 #define MAX_FILE_SIZE   (1u << 20) /* a broker.properties is a few KiB */
 #define MAX_KEPT_ERRORS 100        /* a binary file must not flood the log */
@@ -657,55 +658,13 @@ static bool continues(const char *p, size_t n)
     return k % 2 == 1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads the 4 hex digits of a \uXXXX escape at s (pointing at the 'u');
  * -1 when malformed. */
 static long read_u4(const char *s, const char *end)
 {
     if (end - s < 5)
         return -1;
-    long v = 0;
-    for (int k = 1; k <= 4; k++) {
-        int h = hexval(s[k]);
-        if (h < 0)
-            return -1;
-        v = v << 4 | h;
-    }
-    return v;
-}
-
-static size_t put_utf8(char *o, unsigned long cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | cp >> 12);
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | cp >> 18);
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
+    return bk_hex4(s + 1, 4);
 }
 
 /* Resolves Properties escapes of s[0..n) into a malloc'd string (never
@@ -757,7 +716,7 @@ static char *unescape(const char *s, size_t n, bool *bad)
             *bad = true;
             return NULL;
         }
-        o += put_utf8(o, (unsigned long)cp);
+        o += bk_utf8_put(o, (uint32_t)cp);
     }
     *o = '\0';
     return out;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/utf8.h"
 
 /* ------------------------------ arena ------------------------------ */
 
@@ -143,55 +144,13 @@ static int push(parser *ps, bk_json *v)
     return 0;
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads 4 hex digits at ps->pos (after "\u"); -1 when malformed. */
 static long read_hex4(parser *ps)
 {
-    if (ps->len - ps->pos < 4)
-        return -1;
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(ps->p[ps->pos + (size_t)i]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    ps->pos += 4;
+    long v = bk_hex4((const char *)ps->p + ps->pos, ps->len - ps->pos);
+    if (v >= 0)
+        ps->pos += 4;
     return v;
-}
-
-static size_t put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
 }
 
 /* Length of the well-formed UTF-8 sequence at p[0..n), or 0 (RFC 3629:
@@ -305,7 +264,7 @@ static int parse_string(parser *ps, const char **out, size_t *outlen)
                     return fail(ps, -BK_EINVAL, "lone high surrogate");
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             }
-            n += put_utf8(o + n, (uint32_t)cp);
+            n += bk_utf8_put(o + n, (uint32_t)cp);
             break;
         }
         default:

@@ -14,7 +14,8 @@ libbkcommon_a_SOURCES = \
 	common/frame.h common/frame.c \
 	common/fileio.h common/fileio.c \
 	common/loop.h common/loop.c \
-	common/json.h common/json.c
+	common/json.h common/json.c \
+	common/utf8.h common/utf8.c
 libbkcommon_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(ZLIB_CFLAGS) \
 	$(LZ4_CFLAGS) $(ZSTD_CFLAGS)
 
