@@ -482,18 +482,17 @@ static inline bool walk_uvarint(const uint8_t **pp, const uint8_t *end,
                                 int maxb, uint64_t *out)
 {
     const uint8_t *p = *pp;
-    if (__builtin_expect(end - p >= 2, 1)) {
-        uint8_t b0 = p[0], b1 = p[1];
-        if (!(b0 & 0x80)) {
-            *out = b0;
-            *pp = p + 1;
-            return true;
-        }
-        if (!(b1 & 0x80)) {
-            *out = (uint64_t)(b0 & 0x7f) | (uint64_t)b1 << 7;
-            *pp = p + 2;
-            return true;
-        }
+    /* the last field of a record (its header count) ends at its bound:
+     * one byte is enough for the first path */
+    if (__builtin_expect(p < end && !(p[0] & 0x80), 1)) {
+        *out = p[0];
+        *pp = p + 1;
+        return true;
+    }
+    if (end - p >= 2 && !(p[1] & 0x80)) {
+        *out = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        *pp = p + 2;
+        return true;
     }
     return walk_uvarint_slow(pp, end, maxb, out);
 }
