@@ -4,6 +4,8 @@
  */
 #include "broker/broker.h"
 
+#include "broker/repl.h"
+
 #include "common/logging.h"
 
 #define MOD "broker"
@@ -27,7 +29,8 @@ void bk_broker_set_md(bk_broker *b, bk_md *md)
 void bk_broker_part_changed(void *arg, bk_part *p, bool removing)
 {
     bk_broker *b = arg;
-    (void)removing;
+    if (b->repl)
+        bk_repl_part_changed(b->repl, p, removing);
     /* A fetch waiting on a partition that moved or goes must be answered
      * now: re-running it reports the new state (NOT_LEADER...). */
     bk_fw_wake(b->fwq, p);

@@ -23,6 +23,7 @@
 #include "common/loop.h"
 
 struct bk_zkb;
+struct bk_repl;
 
 typedef struct bk_broker {
     const bk_bcfg *cfg; /* read-only after start */
@@ -32,6 +33,7 @@ typedef struct bk_broker {
     bk_fwq *fwq;        /* delayed fetches */
     bk_md *md;          /* latest cluster picture from ZooKeeper (owned) */
     struct bk_zkb *zkb; /* the ZooKeeper side */
+    struct bk_repl *repl; /* replication: fetchers, followers' state */
     bk_log_config log_cfg;
     bool stopping;     /* shutdown has begun: no new work */
     bool zk_connected; /* as last reported by the session callback */

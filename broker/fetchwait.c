@@ -29,6 +29,7 @@ struct bk_fw {
     bk_fw_run_fn *run;
     bk_fw_drop_fn *drop;
     void *arg;
+    bool replica; /* a follower's fetch: counts LEO growth, not HW growth */
     bk_fw *prev, *next; /* queue's list */
 };
 
@@ -110,9 +111,10 @@ static void on_abort(bk_req *req)
     finish(req->ctx, false);
 }
 
-int bk_fw_wait(bk_fwq *q, bk_req *req, bk_part *const *parts, size_t n,
-               int64_t have, int64_t min_bytes, int64_t max_wait_ms,
-               bk_fw_run_fn *run, bk_fw_drop_fn *drop, void *arg)
+static int wait_impl(bk_fwq *q, bk_req *req, bk_part *const *parts, size_t n,
+                     int64_t have, int64_t min_bytes, int64_t max_wait_ms,
+                     bk_fw_run_fn *run, bk_fw_drop_fn *drop, void *arg,
+                     bool replica)
 {
     bk_fw *fw = calloc(1, sizeof *fw);
     watch *ws = calloc(n ? n : 1, sizeof *ws);
@@ -130,6 +132,7 @@ int bk_fw_wait(bk_fwq *q, bk_req *req, bk_part *const *parts, size_t n,
     fw->run = run;
     fw->drop = drop;
     fw->arg = arg;
+    fw->replica = replica;
     bk_timer_init(&fw->timer, on_timeout, fw);
     if (bk_loop_timer_arm(q->loop, &fw->timer, max_wait_ms) != 0) {
         free(ws);
@@ -156,11 +159,29 @@ int bk_fw_wait(bk_fwq *q, bk_req *req, bk_part *const *parts, size_t n,
     return 0;
 }
 
-void bk_fw_appended(bk_fwq *q, bk_part *p, size_t bytes)
+int bk_fw_wait(bk_fwq *q, bk_req *req, bk_part *const *parts, size_t n,
+               int64_t have, int64_t min_bytes, int64_t max_wait_ms,
+               bk_fw_run_fn *run, bk_fw_drop_fn *drop, void *arg)
 {
-    (void)q;
+    return wait_impl(q, req, parts, n, have, min_bytes, max_wait_ms, run, drop,
+                     arg, false);
+}
+
+int bk_fw_wait_replica(bk_fwq *q, bk_req *req, bk_part *const *parts, size_t n,
+                       int64_t have, int64_t min_bytes, int64_t max_wait_ms,
+                       bk_fw_run_fn *run, bk_fw_drop_fn *drop, void *arg)
+{
+    return wait_impl(q, req, parts, n, have, min_bytes, max_wait_ms, run, drop,
+                     arg, true);
+}
+
+/* Adds bytes to the waiters of p of the given kinds, then completes those
+ * that have enough. */
+static void grew(bk_part *p, int64_t bytes, bool replicas, bool consumers)
+{
     for (watch *w = p->waiters; w; w = w->next)
-        w->fw->bytes += (int64_t)bytes;
+        if (w->fw->replica ? replicas : consumers)
+            w->fw->bytes += bytes;
     /* Completing unlinks from this very list: restart after each. */
     for (;;) {
         watch *w = p->waiters;
@@ -170,6 +191,26 @@ void bk_fw_appended(bk_fwq *q, bk_part *p, size_t bytes)
             break;
         finish(w->fw, true);
     }
+}
+
+void bk_fw_appended(bk_fwq *q, bk_part *p, size_t bytes)
+{
+    (void)q;
+    grew(p, (int64_t)bytes, true, true);
+}
+
+void bk_fw_leo_grew(bk_fwq *q, bk_part *p, size_t bytes)
+{
+    (void)q;
+    grew(p, (int64_t)bytes, true, false);
+}
+
+void bk_fw_hw_grew(bk_fwq *q, bk_part *p)
+{
+    (void)q;
+    /* How many bytes the new HW uncovers is not known here; counting "a
+     * lot" may complete a consumer's fetch early, never late. */
+    grew(p, INT64_MAX / 4, false, true);
 }
 
 void bk_fw_wake(bk_fwq *q, bk_part *p)

@@ -48,8 +48,23 @@ int bk_fw_wait(bk_fwq *q, bk_req *req, bk_part *const *parts, size_t n,
                int64_t have, int64_t min_bytes, int64_t max_wait_ms,
                bk_fw_run_fn *run, bk_fw_drop_fn *drop, void *arg);
 
-/* An append of `bytes` to p: completes the waiters that now have enough. */
+/* The same for a follower's fetch (replica_id >= 0): it reads up to the
+ * log end offset, so it counts what bk_fw_leo_grew() reports, while a
+ * consumer's fetch reads below the high watermark and wakes on
+ * bk_fw_hw_grew(). */
+int bk_fw_wait_replica(bk_fwq *q, bk_req *req, bk_part *const *parts, size_t n,
+                       int64_t have, int64_t min_bytes, int64_t max_wait_ms,
+                       bk_fw_run_fn *run, bk_fw_drop_fn *drop, void *arg);
+
+/* An append of `bytes` to p that the high watermark covers at once (both
+ * kinds of waiters count it): completes the waiters that now have
+ * enough. */
 void bk_fw_appended(bk_fwq *q, bk_part *p, size_t bytes);
+/* An append of `bytes` to p not yet below the high watermark: counts for
+ * followers' fetches only. */
+void bk_fw_leo_grew(bk_fwq *q, bk_part *p, size_t bytes);
+/* p's high watermark advanced: completes the consumers' fetches. */
+void bk_fw_hw_grew(bk_fwq *q, bk_part *p);
 /* Completes every fetch waiting on p (its state changed or it goes). */
 void bk_fw_wake(bk_fwq *q, bk_part *p);
 /* Completes every waiting fetch (shutdown: answer with what there is). */

@@ -31,6 +31,7 @@ bool bk_hdl_implemented(int api_key)
     case BK_API_API_VERSIONS:
     case BK_API_CREATE_TOPICS:
     case BK_API_DELETE_TOPICS:
+    case BK_API_OFFSET_FOR_LEADER_EPOCH:
         return true;
     default:
         return false;
@@ -83,6 +84,9 @@ void bk_broker_handle(bk_srv *srv, bk_req *req, void *arg)
         break;
     case BK_API_DELETE_TOPICS:
         bk_hdl_delete_topics(b, req);
+        break;
+    case BK_API_OFFSET_FOR_LEADER_EPOCH:
+        bk_hdl_offset_for_leader_epoch(b, req);
         break;
     }
 }

@@ -6,7 +6,7 @@
  * handlers.c: ApiVersions, Metadata, CreateTopics, DeleteTopics (the last
  * two go through ZooKeeper, see broker/zkbroker.h);
  * handlers_data.c: Produce, Fetch (with long polling through
- * broker/fetchwait.h) and ListOffsets.
+ * broker/fetchwait.h), ListOffsets and OffsetForLeaderEpoch.
  *
  * Every handler answers its request exactly once, now or later
  * (bk_req_respond*), building the response in a per-request pool
@@ -29,6 +29,9 @@ void bk_hdl_delete_topics(bk_broker *b, bk_req *req);
 void bk_hdl_produce(bk_broker *b, bk_req *req);
 void bk_hdl_fetch(bk_broker *b, bk_req *req);
 void bk_hdl_list_offsets(bk_broker *b, bk_req *req);
+/* A follower asks where an epoch ends in the leader's log (KIP-101),
+ * answered from the leader's epoch cache. */
+void bk_hdl_offset_for_leader_epoch(bk_broker *b, bk_req *req);
 
 /* True for the APIs brookd answers today (ApiVersions lists them). */
 bool bk_hdl_implemented(int api_key);

@@ -2,12 +2,12 @@
  * handlers_data.c -- Produce, Fetch and ListOffsets (see handlers.h).
  *
  * Produce appends each partition's batches with one bk_log_append (which
- * validates every batch first: CRC, record structure, size) and wakes the
- * fetches waiting on that partition.  With a single replica the high
- * watermark moves with the log end, so acks=1 and acks=all answer as soon
- * as the append is done; acks=all first checks the ISR against
- * min.insync.replicas (NOT_ENOUGH_REPLICAS), as Kafka does before
- * appending.
+ * validates every batch first: CRC, record structure, size) and tells
+ * replication (broker/repl.h: followers' fetches wake, the high watermark
+ * may move).  acks=1 answers once appended; acks=all first checks the ISR
+ * against min.insync.replicas (NOT_ENOUGH_REPLICAS), as Kafka does before
+ * appending, then waits in bk_repl_wait_acks until the ISR has the
+ * records.
  *
  * Fetch reads whole batches below the high watermark through
  * bk_log_read() slices, pread() into the response (sendfile() straight
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "broker/handlers.h"
+#include "broker/repl.h"
 #include "common/err.h"
 #include "common/logging.h"
 #include "proto/protocol.h"
@@ -67,6 +68,14 @@ void bk_hdl_produce(bk_broker *b, bk_req *req)
     body.responses = bk_pool_calloc(
         &pool, pr->n_topic_data ? pr->n_topic_data : 1, sizeof *body.responses);
     oom |= !body.responses;
+    /* acks=all: the partitions appended, waiting for the ISR. */
+    size_t nparts = 0, nacks = 0;
+    for (size_t ti = 0; ti < pr->n_topic_data; ti++)
+        nparts += pr->topic_data[ti]->n_partition_data;
+    bk_repl_ack *waits =
+        acks == -1 ? bk_pool_calloc(&pool, nparts ? nparts : 1, sizeof *waits)
+                   : NULL;
+    oom |= acks == -1 && !waits;
     for (size_t ti = 0; !oom && ti < pr->n_topic_data; ti++) {
         Brook__TopicProduceData *td = pr->topic_data[ti];
         Brook__TopicProduceResponse *tr =
@@ -113,8 +122,12 @@ void bk_hdl_produce(bk_broker *b, bk_req *req)
                                   part->leader_epoch, &info);
                 if (rc == 0) {
                     r->base_offset = info.first_offset;
-                    bk_part_appended(part);
-                    bk_fw_appended(b->fwq, part, info.bytes);
+                    bk_repl_appended(b->repl, part, info.bytes);
+                    if (acks == -1)
+                        waits[nacks++] =
+                            (bk_repl_ack){.p = part,
+                                          .required = info.last_offset + 1,
+                                          .resp = r};
                 } else {
                     err = append_error(rc);
                     BK_DEBUG(MOD, "produce to %s-%d from %s refused: %s",
@@ -140,6 +153,14 @@ void bk_hdl_produce(bk_broker *b, bk_req *req)
             bk_req_close_conn(req, "acks=0 produce failed");
         else
             bk_req_no_response(req);
+        return;
+    }
+    /* acks=all: the answer waits until the ISR has every append
+     * (broker/repl.h). */
+    if (!oom && nacks > 0 &&
+        bk_repl_wait_acks(b->repl, req, &pool, &body, waits, nacks,
+                          pr->timeout_ms) == 0) {
+        bk_pool_free(&pool); /* emptied: a no-op */
         return;
     }
     if (oom) {
@@ -168,7 +189,7 @@ typedef struct fetch_result {
  * whether one batch may exceed the limit (KIP-74).  Returns 0 or a
  * protocol error code. */
 static int32_t read_part(bk_pool *pool, bk_part *p, int64_t offset,
-                         size_t limit, bool first,
+                         int64_t bound, size_t limit, bool first,
                          Brook__FetchPartitionData *pd, size_t *got)
 {
     *got = 0;
@@ -181,7 +202,7 @@ static int32_t read_part(bk_pool *pool, bk_part *p, int64_t offset,
         size_t room = limit > total ? limit - total : 0;
         if (room == 0 && !(first && total == 0))
             break;
-        int rc = bk_log_read(p->log, at, room ? room : 1, p->hw, &sl[ns]);
+        int rc = bk_log_read(p->log, at, room ? room : 1, bound, &sl[ns]);
         if (rc == -BK_ERANGE)
             return ns == 0 ? BK_ERR_OFFSET_OUT_OF_RANGE : 0;
         if (rc != 0) {
@@ -200,7 +221,7 @@ static int32_t read_part(bk_pool *pool, bk_part *p, int64_t offset,
         total += sl[ns].len;
         at = sl[ns].next_offset;
         ns++;
-        if (at >= p->hw)
+        if (bound >= 0 && at >= bound)
             break;
     }
     if (total == 0)
@@ -289,6 +310,12 @@ static void fetch_build(bk_broker *b, const Brook__FetchRequest *fr,
                           : BK_ERR_UNKNOWN_LEADER_EPOCH;
                 p = NULL;
             }
+            /* A follower's fetch reads up to the log end and tells us its
+             * LEO; a consumer's (or a non-replica's) reads below the high
+             * watermark. */
+            bool replica = p && fr->replica_id >= 0 &&
+                           bk_repl_follower_fetch(b->repl, p, fr->replica_id,
+                                                  fp->fetch_offset);
             if (p) {
                 pd->high_watermark = p->hw;
                 pd->last_stable_offset = p->hw;
@@ -301,8 +328,8 @@ static void fetch_build(bk_broker *b, const Brook__FetchRequest *fr,
                 if (room < limit)
                     limit = room;
                 size_t got = 0;
-                err = read_part(pool, p, fp->fetch_offset, limit, first, pd,
-                                &got);
+                err = read_part(pool, p, fp->fetch_offset, replica ? -1 : p->hw,
+                                limit, first, pd, &got);
                 total += got;
                 if (got > 0)
                     first = false;
@@ -353,9 +380,13 @@ void bk_hdl_fetch(bk_broker *b, bk_req *req)
         /* Long poll: wait for appends, the timer or a state change, then
          * read again (the data read now is dropped: it is below
          * min_bytes and will be read again with whatever arrives). */
-        int rc =
-            bk_fw_wait(b->fwq, req, res.parts, res.nparts, (int64_t)res.bytes,
-                       fr->min_bytes, fr->max_wait_ms, fetch_run, NULL, b);
+        int rc = fr->replica_id >= 0
+                     ? bk_fw_wait_replica(b->fwq, req, res.parts, res.nparts,
+                                          (int64_t)res.bytes, fr->min_bytes,
+                                          fr->max_wait_ms, fetch_run, NULL, b)
+                     : bk_fw_wait(b->fwq, req, res.parts, res.nparts,
+                                  (int64_t)res.bytes, fr->min_bytes,
+                                  fr->max_wait_ms, fetch_run, NULL, b);
         if (rc == 0) {
             bk_pool_free(&pool);
             return;
@@ -454,6 +485,70 @@ void bk_hdl_list_offsets(bk_broker *b, bk_req *req)
         Brook__Response resp = BROOK__RESPONSE__INIT;
         resp.body_case = BROOK__RESPONSE__BODY_LIST_OFFSETS;
         resp.list_offsets = &body;
+        bk_req_respond(req, &resp);
+    }
+    bk_pool_free(&pool);
+}
+
+/* ------------------------- OffsetForLeaderEpoch ------------------------- */
+
+void bk_hdl_offset_for_leader_epoch(bk_broker *b, bk_req *req)
+{
+    const Brook__OffsetForLeaderEpochRequest *er =
+        req->msg->offset_for_leader_epoch;
+    bk_pool pool = BK_POOL_INIT;
+    Brook__OffsetForLeaderEpochResponse body =
+        BROOK__OFFSET_FOR_LEADER_EPOCH_RESPONSE__INIT;
+    bool oom = false;
+    body.topics = bk_pool_calloc(&pool, er->n_topics ? er->n_topics : 1,
+                                 sizeof *body.topics);
+    oom |= !body.topics;
+    for (size_t ti = 0; !oom && ti < er->n_topics; ti++) {
+        const Brook__OffsetForLeaderTopic *t = er->topics[ti];
+        Brook__OffsetForLeaderTopicResult *tr =
+            BK_PNEW(&pool, Brook__OffsetForLeaderTopicResult,
+                    BROOK__OFFSET_FOR_LEADER_TOPIC_RESULT__INIT);
+        if (!tr || !(tr->partitions = bk_pool_calloc(
+                         &pool, t->n_partitions ? t->n_partitions : 1,
+                         sizeof *tr->partitions))) {
+            oom = true;
+            break;
+        }
+        tr->topic = t->topic;
+        body.topics[body.n_topics++] = tr;
+        for (size_t pi = 0; pi < t->n_partitions; pi++) {
+            const Brook__OffsetForLeaderPartition *lp = t->partitions[pi];
+            Brook__EpochEndOffset *r = BK_PNEW(&pool, Brook__EpochEndOffset,
+                                               BROOK__EPOCH_END_OFFSET__INIT);
+            if (!r) {
+                oom = true;
+                break;
+            }
+            tr->partitions[tr->n_partitions++] = r;
+            r->partition = lp->partition;
+            r->leader_epoch = -1;
+            r->end_offset = -1;
+            int32_t err = 0;
+            bk_part *p = bk_hdl_leader_part(b, t->topic, lp->partition, &err);
+            if (p && lp->current_leader_epoch >= 0 &&
+                lp->current_leader_epoch != p->leader_epoch) {
+                err = lp->current_leader_epoch < p->leader_epoch
+                          ? BK_ERR_FENCED_LEADER_EPOCH
+                          : BK_ERR_UNKNOWN_LEADER_EPOCH;
+                p = NULL;
+            }
+            if (p)
+                bk_log_end_offset_for_epoch(p->log, lp->leader_epoch,
+                                            &r->leader_epoch, &r->end_offset);
+            r->error_code = err;
+        }
+    }
+    if (oom) {
+        bk_req_respond_error(req, BK_ERR_UNKNOWN, "out of memory");
+    } else {
+        Brook__Response resp = BROOK__RESPONSE__INIT;
+        resp.body_case = BROOK__RESPONSE__BODY_OFFSET_FOR_LEADER_EPOCH;
+        resp.offset_for_leader_epoch = &body;
         bk_req_respond(req, &resp);
     }
     bk_pool_free(&pool);

@@ -15,10 +15,12 @@ libbkbroker_a_SOURCES = \
 	broker/metadata.h broker/metadata.c \
 	broker/partition.h broker/partition.c \
 	broker/fetchwait.h broker/fetchwait.c \
+	broker/repl.h broker/repl.c broker/fetcher.h broker/fetcher.c \
 	broker/broker.h broker/broker.c \
 	broker/handlers.h broker/handlers.c broker/handlers_data.c \
 	broker/admin.h broker/admin.c \
-	broker/zkbroker.h broker/zkbroker.c
+	broker/zkbroker.h broker/zkbroker.c \
+	broker/controller.h broker/controller.c
 libbkbroker_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 
 BK_BROKER_LIBS = libbkbroker.a $(BK_COMMON_LIBS)
@@ -37,6 +39,15 @@ tests_unit_test_broker_units_SOURCES = tests/unit/test_broker_units.c \
 tests_unit_test_broker_units_CFLAGS = $(BK_TEST_CFLAGS) \
 	-DBK_TOP_SRCDIR='"$(abs_top_srcdir)"'
 tests_unit_test_broker_units_LDADD = libbkbroker.a libbkcoord.a \
+	$(BK_COMMON_LIBS) $(ZK_LIBS) $(CUNIT_LIBS)
+
+# The controller's per-partition decisions (no ZooKeeper).
+check_PROGRAMS += tests/unit/test_controller_plan
+TESTS += tests/unit/test_controller_plan
+tests_unit_test_controller_plan_SOURCES = tests/unit/test_controller_plan.c \
+	$(BK_TEST_MAIN)
+tests_unit_test_controller_plan_CFLAGS = $(BK_TEST_CFLAGS)
+tests_unit_test_controller_plan_LDADD = libbkbroker.a libbkcoord.a \
 	$(BK_COMMON_LIBS) $(ZK_LIBS) $(CUNIT_LIBS)
 
 # Integration suites: real ZooKeeper and brookd processes (tests/harness).
@@ -58,7 +69,33 @@ tests_integration_test_broker_faults_SOURCES = \
 tests_integration_test_broker_faults_CFLAGS = $(BK_TEST_CFLAGS)
 tests_integration_test_broker_faults_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
 
+# The controller: election and failover on three real brokers.
+check_PROGRAMS += tests/integration/test_controller
+tests_integration_test_controller_SOURCES = \
+	tests/integration/test_controller.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_controller_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_controller_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
+
+# Benchmark: tests/bench/failover builds and runs it.
+EXTRA_PROGRAMS += tests/bench/bench_failover
+CLEANFILES += tests/bench/bench_failover
+tests_bench_bench_failover_SOURCES = tests/bench/bench_failover.c $(BK_HARNESS)
+tests_bench_bench_failover_CFLAGS = $(BK_TEST_CFLAGS)
+tests_bench_bench_failover_LDADD = $(BK_COORD_LIBS)
+EXTRA_DIST += tests/bench/failover
+
 
 # Objects that include the generated proto/brook.pb-c.h wait for it even in
 # a single-target make (see proto/local.mk).
 $(libbkbroker_a_OBJECTS) $(broker_brookd_OBJECTS): proto/brook.pb-c.h
+
+# Replication suite (3 brokers, real ZooKeeper).
+check_PROGRAMS += tests/integration/test_replication
+tests_integration_test_replication_SOURCES = \
+	tests/integration/test_replication.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_replication_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_replication_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)

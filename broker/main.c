@@ -33,6 +33,7 @@
 
 #include "broker/broker.h"
 #include "broker/brokercfg.h"
+#include "broker/repl.h"
 #include "broker/zkbroker.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -289,7 +290,8 @@ int main(int argc, char **argv)
     b->loop = bk_loop_new();
     b->fwq = b->loop ? bk_fwq_new(b->loop) : NULL;
     b->md = bk_md_new();
-    if (a.sigfd < 0 || !b->loop || !b->fwq || !b->md) {
+    b->repl = b->loop && b->fwq ? bk_repl_new(b) : NULL;
+    if (a.sigfd < 0 || !b->loop || !b->fwq || !b->md || !b->repl) {
         BK_ERROR(MOD, "cannot set up the event loop: %s", strerror(errno));
         goto out;
     }
@@ -395,6 +397,9 @@ int main(int argc, char **argv)
     bk_loop_timer_cancel(b->loop, &a.checkpoint_timer);
     bk_loop_timer_cancel(b->loop, &a.retention_timer);
     bk_loop_timer_cancel(b->loop, &a.watchdog_timer);
+    /* Fetchers stop before the logs are flushed for the last time. */
+    bk_repl_free(b->repl);
+    b->repl = NULL;
     bk_srv_free(b->srv);
     b->srv = NULL;
     int frc = bk_parts_flush_all(b->parts);
@@ -415,6 +420,8 @@ out:
         if (a.exit_code == 0)
             BK_INFO(MOD, "ZooKeeper session closed; bye");
     }
+    bk_repl_free(b->repl);
+    b->repl = NULL;
     bk_srv_free(b->srv);
     bk_fwq_free(b->fwq);
     bk_parts_free(b->parts);

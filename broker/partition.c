@@ -142,9 +142,12 @@ static void unlink_part(bk_parts *ps, bk_part *p)
 static void part_free(bk_part *p)
 {
     assert(p->waiters == NULL);
+    assert(p->fetcher == NULL && p->nproduces == 0);
     bk_log_close(p->log);
     free(p->topic);
     free(p->isr);
+    free(p->replicas);
+    free(p->followers);
     free(p);
 }
 
@@ -397,6 +400,12 @@ static bk_part *part_new(const bk_parts *ps, const char *topic, int32_t index,
     p->dir = dir;
     p->log = log;
     p->leader = -1;
+    p->zk_version = -1;
+    p->followers_epoch = -1;
+    p->fetch_epoch = -1;
+    p->follow_epoch = -1;
+    /* No high-watermark checkpoint yet: start from the log end (what a
+     * single replica has always committed). */
     p->hw = bk_log_end_offset(log);
     p->cfg = ps->log_cfg;
     p->min_isr = ps->min_isr;
@@ -561,20 +570,35 @@ static bool set_state(bk_parts *ps, bk_part *p, const bk_md_part *mp,
     int32_t epoch = mp && mp->has_state ? mp->leader_epoch : 0;
     bool is_leader = assigned && !deleting && leader == ps->broker_id;
     size_t nisr = mp && mp->has_state ? mp->nisr : 0;
-    bool changed = assigned != p->assigned || is_leader != p->is_leader ||
-                   leader != p->leader || epoch != p->leader_epoch ||
-                   nisr != p->nisr ||
-                   (nisr && memcmp(p->isr, mp->isr, nisr * sizeof *p->isr));
+    size_t nrep = mp ? mp->nreplicas : 0;
+    int32_t zkv = mp && mp->has_state ? mp->zk_version : -1;
+    bool changed =
+        assigned != p->assigned || is_leader != p->is_leader ||
+        leader != p->leader || epoch != p->leader_epoch || nisr != p->nisr ||
+        (nisr && memcmp(p->isr, mp->isr, nisr * sizeof *p->isr)) ||
+        nrep != p->nreplicas ||
+        (nrep && memcmp(p->replicas, mp->replicas, nrep * sizeof(int32_t)));
+    p->zk_version = zkv;
+    p->controller_epoch = mp && mp->has_state ? mp->controller_epoch : -1;
     if (!changed)
         return false;
     int32_t *isr = malloc((nisr ? nisr : 1) * sizeof *isr);
-    if (!isr)
+    int32_t *reps = malloc((nrep ? nrep : 1) * sizeof *reps);
+    if (!isr || !reps) {
+        free(isr);
+        free(reps);
         return false; /* keep the old state; the next update retries */
+    }
     if (nisr)
         memcpy(isr, mp->isr, nisr * sizeof *isr);
+    if (nrep)
+        memcpy(reps, mp->replicas, nrep * sizeof *reps);
     free(p->isr);
     p->isr = isr;
     p->nisr = nisr;
+    free(p->replicas);
+    p->replicas = reps;
+    p->nreplicas = nrep;
     if (is_leader != p->is_leader)
         BK_INFO(MOD, "%s-%d: %s (leader epoch %d)", p->topic, p->index,
                 is_leader ? "now the leader" : "no longer the leader", epoch);
@@ -582,7 +606,11 @@ static bool set_state(bk_parts *ps, bk_part *p, const bk_md_part *mp,
     p->is_leader = is_leader;
     p->leader = leader;
     p->leader_epoch = epoch;
-    p->hw = bk_log_end_offset(p->log);
+    /* The high watermark is kept across state changes (a new leader starts
+     * from what it knew as a follower, as in Kafka); only a truncation may
+     * take it down. */
+    if (p->hw > bk_log_end_offset(p->log))
+        p->hw = bk_log_end_offset(p->log);
     return true;
 }
 
@@ -699,12 +727,6 @@ int bk_parts_apply(bk_parts *ps, const bk_md *md)
         p = next;
     }
     return failures;
-}
-
-void bk_part_appended(bk_part *p)
-{
-    /* One replica: everything appended is committed. */
-    p->hw = bk_log_end_offset(p->log);
 }
 
 /* --------------------------- checkpoints etc --------------------------- */

@@ -36,6 +36,17 @@
 
 typedef struct bk_part bk_part;
 typedef struct bk_parts bk_parts;
+struct bk_fetcher;
+
+/* What a leader knows of one follower (broker/repl.h keeps it). */
+typedef struct bk_part_follower {
+    int32_t id;
+    int64_t leo;               /* from its last fetch; -1: not fetched yet
+                                  under this leadership */
+    int64_t last_caught_up_ms; /* last time its LEO reached ours (loop ms) */
+    int64_t last_fetch_ms;     /* loop ms of its last fetch (0: none) */
+    int64_t leo_at_last_fetch; /* our LEO at that fetch */
+} bk_part_follower;
 
 struct bk_part {
     char *topic; /* owned */
@@ -49,8 +60,26 @@ struct bk_part {
     int32_t leader_epoch;
     int32_t *isr; /* owned */
     size_t nisr;
-    /* High watermark: with a single replica, the log end offset. */
+    int32_t *replicas; /* owned: the assignment */
+    size_t nreplicas;
+    int32_t zk_version;       /* of the state znode (conditional ISR writes) */
+    int32_t controller_epoch; /* of the state znode, written back as is */
+    bool isr_pending;         /* an ISR change of ours is being written */
+    /* High watermark: every offset below it is on every ISR member
+     * (broker/repl.h moves it; it never decreases while leader). */
     int64_t hw;
+    /* Replication (broker/repl.h).  Leader: one entry per other replica.
+     * Follower: the fetcher pulling from the leader, and the leader epoch
+     * of the fetch in flight. */
+    bk_part_follower *followers; /* owned */
+    size_t nfollowers;
+    int32_t followers_epoch; /* leader epoch the entries belong to */
+    struct bk_fetcher *fetcher;
+    int32_t fetch_epoch;
+    int32_t follow_epoch; /* leader epoch we last became follower at */
+    bool truncating;      /* must truncate by leader epoch (KIP-101)
+                             before fetching */
+    size_t nproduces;     /* delayed acks=all produces waiting on it */
     /* Effective settings: the broker's defaults with the topic's
      * overrides (/config/topics/<t>) applied. */
     bk_log_config cfg;
@@ -107,9 +136,6 @@ size_t bk_parts_count(const bk_parts *ps);
  * Calls on_change for every partition whose state changed or that goes.
  * Returns the number of logs that could not be created (logged). */
 int bk_parts_apply(bk_parts *ps, const bk_md *md);
-
-/* After an append: updates the high watermark. */
-void bk_part_appended(bk_part *p);
 
 /* Writes both checkpoint files of every log dir.  0 or -BK_EIO. */
 int bk_parts_checkpoint(bk_parts *ps);

@@ -12,6 +12,7 @@
 #include "broker/zkbroker.h"
 
 #include "broker/admin.h"
+#include "broker/controller.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -137,13 +138,16 @@ typedef enum job_type {
     J_CREATE,    /* CreateTopics request */
     J_DELETE,    /* DeleteTopics request */
     J_AUTO,      /* auto-create topic */
+    J_CALL,      /* bk_zkb_call: run fn(zk, arg) */
 } job_type;
 
 typedef struct job {
     job_type type;
-    char *path;        /* J_WATCH; J_AUTO: the topic */
-    bk_zk_state state; /* J_SESSION */
-    bk_req *req;       /* J_CREATE, J_DELETE (held) */
+    char *path;         /* J_WATCH; J_AUTO: the topic */
+    bk_zk_state state;  /* J_SESSION */
+    bk_req *req;        /* J_CREATE, J_DELETE (held) */
+    bk_zkb_call_fn *fn; /* J_CALL */
+    void *arg;
     struct job *next;
 } job;
 
@@ -153,6 +157,9 @@ struct bk_zkb {
     bk_zk *zk;
     char cluster_id[64];
     int64_t prev_session; /* our last session id, from the file */
+    int64_t boot_session; /* the same as read at start (prev_session then
+                             follows our registrations) */
+    bk_ctrl *ctrl;        /* the controller (runs on the worker) */
     /* Worker-owned. */
     bk_md *md;
     strset armed;
@@ -212,6 +219,15 @@ static job *pop(bk_zkb *z)
     }
     pthread_mutex_unlock(&z->mu);
     return j;
+}
+
+/* True when the next queued job is a watch event. */
+static bool watch_queued(bk_zkb *z)
+{
+    pthread_mutex_lock(&z->mu);
+    bool w = z->head && z->head->type == J_WATCH;
+    pthread_mutex_unlock(&z->mu);
+    return w;
 }
 
 /* Sleeps ms or until told to quit; true when quitting. */
@@ -825,6 +841,13 @@ static int do_register(bk_zkb *z)
 
 /* ------------------------------- session ------------------------------- */
 
+/* Lets the controller act on the picture just read (it may race for
+ * /controller, or write partition states and update z->md with them). */
+static int ctrl_run(bk_zkb *z)
+{
+    return bk_ctrl_run(z->ctrl, z->zk, z->md, z->boot_session);
+}
+
 /* After expiry: new session, registration, full read.  Retries until it
  * works or we quit. */
 static void renew_session(bk_zkb *z)
@@ -850,6 +873,11 @@ static void renew_session(bk_zkb *z)
         if (rc == 0)
             rc = read_all(z);
         if (rc == 0) {
+            /* Race again for /controller (ours went with the session). */
+            int crc = ctrl_run(z);
+            if (crc != 0)
+                BK_WARN(MOD, "controller: %s (retrying at the next event)",
+                        bk_strerror(crc));
             post_md(z);
             return;
         }
@@ -865,14 +893,30 @@ static void *worker(void *arg)
 {
     bk_zkb *z = arg;
     job *j;
+    /* The first race for /controller, on the picture read at start. */
+    int crc = ctrl_run(z);
+    if (crc != 0)
+        BK_WARN(MOD, "controller: %s (retrying at the next event)",
+                bk_strerror(crc));
+    if (bk_ctrl_is_active(z->ctrl))
+        post_md(z);
     while ((j = pop(z)) != NULL) {
         int rc = 0;
         switch (j->type) {
         case J_WATCH:
             rc = read_for_path(z, j->path);
-            if (rc == 0) {
+            /* A burst of watch events (a failover rewrites thousands of
+             * state znodes) is read in full before the controller looks
+             * and the picture is posted once: posting after each read
+             * costs a copy of the whole picture per partition. */
+            if (rc == 0 && !watch_queued(z)) {
+                /* A failed controller step is retried like a read. */
+                rc = ctrl_run(z);
                 post_md(z);
-            } else {
+            } else if (rc != 0) {
+                post_md(z); /* what the burst read so far */
+            }
+            if (rc != 0) {
                 /* Mostly a connection loss: the watch is lost with this
                  * read; retry the read once reconnected (a session
                  * event comes) by queueing the job again after a pause. */
@@ -885,8 +929,19 @@ static void *worker(void *arg)
             }
             break;
         case J_SESSION:
-            if (j->state == BK_ZK_EXPIRED || j->state == BK_ZK_CLOSED)
+            if (j->state == BK_ZK_EXPIRED || j->state == BK_ZK_CLOSED) {
+                bk_ctrl_session_lost(z->ctrl);
                 renew_session(z);
+            } else if (j->state == BK_ZK_CONNECTED) {
+                /* Reconnected: a controller step that failed while the
+                 * connection was down (and had no later event) runs now. */
+                int src = ctrl_run(z);
+                if (src != 0)
+                    BK_WARN(MOD, "controller: %s (retrying at the next event)",
+                            bk_strerror(src));
+                else if (bk_ctrl_is_active(z->ctrl))
+                    post_md(z);
+            }
             break;
         case J_CREATE:
             bk_adm_create_topics(z->zk, z->o.cfg, z->o.loop, j->req);
@@ -898,6 +953,9 @@ static void *worker(void *arg)
             break;
         case J_AUTO:
             bk_adm_auto_create(z->zk, z->o.cfg, j->path);
+            break;
+        case J_CALL:
+            j->fn(z->zk, j->arg);
             break;
         }
         job_free(j);
@@ -917,13 +975,15 @@ int bk_zkb_open(const bk_zkb_opts *o, bk_zkb **out)
     snprintf(z->session_path, sizeof z->session_path, "%s/%s", o->state_dir,
              SESSION_FILE);
     z->prev_session = read_session_file(z->session_path);
+    z->boot_session = z->prev_session;
     pthread_mutex_init(&z->mu, NULL);
     pthread_cond_init(&z->cv, NULL);
     /* From here on the caller tears z down, even on failure: the session
      * callback may already have posted events that point at it. */
     *out = z;
     z->md = bk_md_new();
-    if (!z->md) {
+    z->ctrl = bk_ctrl_new(o->cfg->broker_id, o->cfg->unclean_leader_election);
+    if (!z->md || !z->ctrl) {
         bk_zkb_close(z);
         return -BK_ENOMEM;
     }
@@ -959,6 +1019,11 @@ int bk_zkb_open(const bk_zkb_opts *o, bk_zkb **out)
 const char *bk_zkb_cluster_id(const bk_zkb *z)
 {
     return z->cluster_id;
+}
+
+const bk_ctrl *bk_zkb_ctrl(const bk_zkb *z)
+{
+    return z->ctrl;
 }
 
 int bk_zkb_register(bk_zkb *z)
@@ -1011,6 +1076,8 @@ void bk_zkb_close(bk_zkb *z)
         if (j->req)
             bk_adm_fail(z->o.loop, j->req, BK_ERR_BROKER_NOT_AVAILABLE,
                         "the broker is shutting down");
+        if (j->fn)
+            j->fn(NULL, j->arg);
         job_free(j);
         j = next;
     }
@@ -1024,6 +1091,7 @@ void bk_zkb_free(bk_zkb *z)
     sset_clear(&z->armed);
     sset_clear(&z->marks);
     bk_md_free(z->md);
+    bk_ctrl_free(z->ctrl);
     pthread_mutex_destroy(&z->mu);
     pthread_cond_destroy(&z->cv);
     free(z);
@@ -1066,4 +1134,16 @@ void bk_zkb_auto_create(bk_zkb *z, const char *topic)
         return;
     }
     push(z, j);
+}
+
+int bk_zkb_call(bk_zkb *z, bk_zkb_call_fn *fn, void *arg)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -BK_ENOMEM;
+    j->type = J_CALL;
+    j->fn = fn;
+    j->arg = arg;
+    push(z, j);
+    return 0;
 }

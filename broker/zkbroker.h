@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "broker/brokercfg.h"
+#include "broker/controller.h"
 #include "broker/metadata.h"
 #include "broker/server.h"
 #include "common/loop.h"
@@ -68,6 +69,10 @@ typedef struct bk_zkb_opts {
 int bk_zkb_open(const bk_zkb_opts *o, bk_zkb **out);
 /* The cluster id (valid after bk_zkb_open). */
 const char *bk_zkb_cluster_id(const bk_zkb *z);
+/* The controller of this broker (broker/controller.h), for
+ * bk_ctrl_is_active / bk_ctrl_epoch from any thread; valid until
+ * bk_zkb_free. */
+const bk_ctrl *bk_zkb_ctrl(const bk_zkb *z);
 /* Main thread: registers /brokers/ids/<id>.  0, -BK_EEXIST (another broker
  * has the id: logged), -BK_EIO. */
 int bk_zkb_register(bk_zkb *z);
@@ -95,5 +100,14 @@ void bk_zkb_delete_topics(bk_zkb *z, bk_req *req);
 /* Loop thread: create `topic` with num.partitions and
  * default.replication.factor, without an answer (auto-creation). */
 void bk_zkb_auto_create(bk_zkb *z, const char *topic);
+
+/* Runs fn(zk, arg) on the worker thread, in turn with the other jobs (it
+ * may block on ZooKeeper; it must not touch broker state and reports back
+ * with bk_loop_post).  When the worker stops before running it, fn gets
+ * zk == NULL (from bk_zkb_close) so that it can free arg.  Loop thread.
+ * 0 or -BK_ENOMEM. */
+struct bk_zk;
+typedef void bk_zkb_call_fn(struct bk_zk *zk, void *arg);
+int bk_zkb_call(bk_zkb *z, bk_zkb_call_fn *fn, void *arg);
 
 #endif

@@ -186,8 +186,8 @@ int bk_zk_parse_connect(const char *s, bk_zk_connect *out, char *err,
                 ok = false;
         if (!ok) {
             bk_errf(err, errlen,
-                 "bad ZooKeeper server '%.*s' in '%s' (expected host:port)",
-                 (int)el, e, s);
+                    "bad ZooKeeper server '%.*s' in '%s' (expected host:port)",
+                    (int)el, e, s);
             return -BK_EINVAL;
         }
         i = j + 1;
@@ -204,7 +204,8 @@ int bk_zk_parse_connect(const char *s, bk_zk_connect *out, char *err,
             return -BK_EINVAL;
         }
         if (c[cl - 1] == '/') {
-            bk_errf(err, errlen, "ZooKeeper chroot '%s' must not end with '/'", c);
+            bk_errf(err, errlen, "ZooKeeper chroot '%s' must not end with '/'",
+                    c);
             return -BK_EINVAL;
         }
         /* components: non-empty, not "." or "..", printable */
@@ -423,9 +424,10 @@ static int open_handle(bk_zk *zk, const char *where, char *err, size_t errlen)
         int e = errno;
         /* the client resolves every host up front; NULL is almost always
          * a name that does not resolve */
-        bk_errf(err, errlen, "cannot connect to ZooKeeper at %s: %s", zk->connect,
-             e == ENOMEM ? strerror(e)
-                         : "cannot resolve the server address(es)");
+        bk_errf(err, errlen, "cannot connect to ZooKeeper at %s: %s",
+                zk->connect,
+                e == ENOMEM ? strerror(e)
+                            : "cannot resolve the server address(es)");
         pthread_mutex_lock(&zk->mu);
         zk->state = BK_ZK_CLOSED;
         pthread_mutex_unlock(&zk->mu);
@@ -444,10 +446,10 @@ static int open_handle(bk_zk *zk, const char *where, char *err, size_t errlen)
         return 0;
     if (st == BK_ZK_AUTH_FAILED)
         bk_errf(err, errlen, "ZooKeeper at %s refused authentication",
-             zk->connect);
+                zk->connect);
     else
         bk_errf(err, errlen, "cannot connect to ZooKeeper at %s within %d ms",
-             zk->connect, zk->connect_timeout_ms);
+                zk->connect, zk->connect_timeout_ms);
     close_handle(zk);
     return -BK_EIO;
 }
@@ -506,8 +508,8 @@ static int ensure_chroot(bk_zk *zk, char *err, size_t errlen)
         rc = bk_zk_mkdirs(tmp, zk->parsed.chroot);
         if (rc)
             bk_errf(err, errlen, "cannot create ZooKeeper chroot %s at %s: %s",
-                 zk->parsed.chroot, zk->parsed.hosts,
-                 zerror(bk_zk_last_error()));
+                    zk->parsed.chroot, zk->parsed.hosts,
+                    zerror(bk_zk_last_error()));
         else
             BK_DEBUG(MOD, "chroot %s exists", zk->parsed.chroot);
     }
@@ -879,24 +881,34 @@ int bk_zk_tree(bk_zk *zk, const char *path, bk_zk_strings *out)
     return rc;
 }
 
-int bk_zk_multi(bk_zk *zk, bk_zk_op *ops, int n, int *failed)
+/* One multi's request and result arrays, built from bk_zk_ops. */
+typedef struct multi_req {
+    bk_zk_op *ops;
+    int n;
+    zoo_op_t *zops;
+    zoo_op_result_t *res;
+    struct Stat *stats;
+    char scratch[BK_ZK_PATH_MAX]; /* created paths nobody asked for */
+} multi_req;
+
+static void multi_free(multi_req *m)
 {
-    if (failed)
-        *failed = -1;
-    CHECK_HANDLE(zk);
-    if (n <= 0)
-        return map_zrc(ZOK);
-    zoo_op_t *zops = calloc((size_t)n, sizeof *zops);
-    zoo_op_result_t *res = calloc((size_t)n, sizeof *res);
-    struct Stat *stats = calloc((size_t)n, sizeof *stats);
-    if (!zops || !res || !stats) {
-        free(zops);
-        free(res);
-        free(stats);
+    free(m->zops);
+    free(m->res);
+    free(m->stats);
+}
+
+static int multi_prepare(multi_req *m, bk_zk_op *ops, int n)
+{
+    m->ops = ops;
+    m->n = n;
+    m->zops = calloc((size_t)n, sizeof *m->zops);
+    m->res = calloc((size_t)n, sizeof *m->res);
+    m->stats = calloc((size_t)n, sizeof *m->stats);
+    if (!m->zops || !m->res || !m->stats) {
+        multi_free(m);
         return -BK_ENOMEM;
     }
-    /* created paths nobody asked for land in one scratch buffer */
-    char scratch[BK_ZK_PATH_MAX];
     for (int i = 0; i < n; i++) {
         bk_zk_op *op = &ops[i];
         int dl = op->data ? (int)(op->len > INT_MAX ? INT_MAX : op->len) : -1;
@@ -904,46 +916,154 @@ int bk_zk_multi(bk_zk *zk, bk_zk_op *ops, int n, int *failed)
         case BK_ZK_OP_CREATE:
             assert(!(op->flags & BK_ZK_PARENTS));
             zoo_create_op_init(
-                &zops[i], op->path, op->data, dl, &ZOO_OPEN_ACL_UNSAFE,
+                &m->zops[i], op->path, op->data, dl, &ZOO_OPEN_ACL_UNSAFE,
                 create_mode(op->flags),
-                op->out_path && op->out_len ? op->out_path : scratch,
+                op->out_path && op->out_len ? op->out_path : m->scratch,
                 op->out_path && op->out_len
                     ? (int)(op->out_len > INT_MAX ? INT_MAX : op->out_len)
-                    : (int)sizeof scratch);
+                    : (int)sizeof m->scratch);
             break;
         case BK_ZK_OP_SET:
-            zoo_set_op_init(&zops[i], op->path, op->data, dl, op->version,
-                            &stats[i]);
+            zoo_set_op_init(&m->zops[i], op->path, op->data, dl, op->version,
+                            &m->stats[i]);
             break;
         case BK_ZK_OP_DELETE:
-            zoo_delete_op_init(&zops[i], op->path, op->version);
+            zoo_delete_op_init(&m->zops[i], op->path, op->version);
             break;
         case BK_ZK_OP_CHECK:
-            zoo_check_op_init(&zops[i], op->path, op->version);
+            zoo_check_op_init(&m->zops[i], op->path, op->version);
             break;
         default:
             assert(!"bad bk_zk_op type");
         }
-        res[i].err = ZRUNTIMEINCONSISTENCY;
+        m->res[i].err = ZRUNTIMEINCONSISTENCY;
     }
-    int zrc = zoo_multi(zk->zh, n, zops, res);
+    return 0;
+}
+
+/* Fills each op's zrc from ZooKeeper's answer zrc; returns the mapped
+ * result with *failed set as bk_zk_multi documents. */
+static int multi_finish(multi_req *m, int zrc, int *failed)
+{
     int bad = -1;
-    for (int i = 0; i < n; i++) {
-        ops[i].zrc = res[i].err;
-        if (bad < 0 && res[i].err != ZOK && res[i].err != ZRUNTIMEINCONSISTENCY)
+    for (int i = 0; i < m->n; i++) {
+        m->ops[i].zrc = m->res[i].err;
+        if (bad < 0 && m->res[i].err != ZOK &&
+            m->res[i].err != ZRUNTIMEINCONSISTENCY)
             bad = i;
     }
     if (zrc != ZOK && bad < 0) {
         /* the request as a whole failed: no op ran */
-        for (int i = 0; i < n; i++)
-            ops[i].zrc = zrc;
+        for (int i = 0; i < m->n; i++)
+            m->ops[i].zrc = zrc;
     } else if (zrc != ZOK) {
-        zrc = res[bad].err;
+        zrc = m->res[bad].err;
         if (failed)
             *failed = bad;
     }
-    free(zops);
-    free(res);
-    free(stats);
     return map_zrc(zrc);
+}
+
+int bk_zk_multi(bk_zk *zk, bk_zk_op *ops, int n, int *failed)
+{
+    if (failed)
+        *failed = -1;
+    CHECK_HANDLE(zk);
+    if (n <= 0)
+        return map_zrc(ZOK);
+    multi_req m;
+    int rc = multi_prepare(&m, ops, n);
+    if (rc != 0)
+        return rc;
+    int zrc = zoo_multi(zk->zh, n, m.zops, m.res);
+    rc = multi_finish(&m, zrc, failed);
+    multi_free(&m);
+    return rc;
+}
+
+/* Completion bookkeeping of bk_zk_multi_batches. */
+typedef struct multi_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pending;
+} multi_wait;
+
+typedef struct multi_slot {
+    multi_wait *w;
+    int zrc;
+} multi_slot;
+
+/* ZooKeeper's completion thread: record and wake the caller. */
+static void multi_done(int rc, const void *data)
+{
+    multi_slot *sl = (multi_slot *)data;
+    pthread_mutex_lock(&sl->w->mu);
+    sl->zrc = rc;
+    sl->w->pending--;
+    pthread_cond_signal(&sl->w->cv);
+    pthread_mutex_unlock(&sl->w->mu);
+}
+
+int bk_zk_multi_batches(bk_zk *zk, bk_zk_op *const *ops, const int *n, int nb,
+                        int *rcs, int *failed)
+{
+    for (int b = 0; b < nb; b++) {
+        rcs[b] = -BK_EIO;
+        failed[b] = -1;
+    }
+    CHECK_HANDLE(zk);
+    multi_req *m = calloc((size_t)(nb > 0 ? nb : 1), sizeof *m);
+    multi_slot *sl = calloc((size_t)(nb > 0 ? nb : 1), sizeof *sl);
+    bool *sent = calloc((size_t)(nb > 0 ? nb : 1), sizeof *sent);
+    multi_wait w = {.pending = 0};
+    int rc = m && sl && sent ? 0 : -BK_ENOMEM;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int nsent = 0;
+    for (int b = 0; rc == 0 && b < nb; b++) {
+        if (n[b] <= 0) {
+            rcs[b] = 0;
+            continue;
+        }
+        rc = multi_prepare(&m[b], ops[b], n[b]);
+        if (rc != 0)
+            break;
+        sl[b].w = &w;
+        pthread_mutex_lock(&w.mu);
+        w.pending++;
+        pthread_mutex_unlock(&w.mu);
+        int zrc =
+            zoo_amulti(zk->zh, n[b], m[b].zops, m[b].res, multi_done, &sl[b]);
+        if (zrc != ZOK) {
+            /* Not queued: no completion will come for it. */
+            pthread_mutex_lock(&w.mu);
+            w.pending--;
+            pthread_mutex_unlock(&w.mu);
+            rcs[b] = map_zrc(zrc);
+            multi_free(&m[b]);
+            break; /* later batches must not overtake an unsent one */
+        }
+        sent[b] = true;
+        nsent++;
+    }
+    /* Every queued request is answered (with a connection-loss code when
+     * the connection goes), so this wait ends. */
+    pthread_mutex_lock(&w.mu);
+    while (w.pending > 0)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    for (int b = 0; b < nb; b++) {
+        if (!sent[b])
+            continue;
+        rcs[b] = multi_finish(&m[b], sl[b].zrc, &failed[b]);
+        multi_free(&m[b]);
+    }
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    free(m);
+    free(sl);
+    free(sent);
+    if (nsent > 0 || nb == 0)
+        return 0;
+    return rc != 0 ? rc : rcs[0];
 }

@@ -290,4 +290,16 @@ static inline bk_zk_op bk_zk_op_check(const char *path, int32_t version)
  * 1 MiB by default): callers keep a multi well below it. */
 int bk_zk_multi(bk_zk *zk, bk_zk_op *ops, int n, int *failed);
 
+/* Pipelined multis: sends the nb independent multis ops[b][0..n[b]) at
+ * once (zoo_amulti) and waits for every answer, so they cost about one
+ * round trip instead of nb.  Each is atomic on its own and ZooKeeper
+ * applies them in order, but one failing does not stop the others.
+ * rcs[b] receives batch b's result as bk_zk_multi returns it and
+ * failed[b] its failing op (-1 if none).  A batch that could not be sent
+ * ends the sending (rcs[] of it and of the later ones: that error or
+ * -BK_EIO).  Returns 0 once the sent batches are answered (see rcs), or
+ * -BK_E* when nothing could be sent.  Not from ZooKeeper's threads. */
+int bk_zk_multi_batches(bk_zk *zk, bk_zk_op *const *ops, const int *n, int nb,
+                        int *rcs, int *failed);
+
 #endif

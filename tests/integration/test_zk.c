@@ -317,6 +317,43 @@ static void test_multi(void)
     bk_zk_close(zk);
 }
 
+/* bk_zk_multi_batches: independent multis sent at once, applied in
+ * order; a failing one leaves the others applied. */
+static void test_multi_batches(void)
+{
+    bk_zk *zk = open_zk(zks->connect, NULL, 6000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(zk);
+    CU_ASSERT_EQUAL(bk_zk_mkdirs(zk, "/mb"), 0);
+    CU_ASSERT_EQUAL(bk_zk_create(zk, "/mb/v", "0", 1, 0, NULL, 0), 0);
+    enum { NB = 20 };
+    bk_zk_op ops[NB][2];
+    bk_zk_op *v[NB];
+    int n[NB], rcs[NB], failed[NB];
+    char paths[NB][32];
+    for (int i = 0; i < NB; i++) {
+        snprintf(paths[i], sizeof paths[i], "/mb/n%02d", i);
+        /* Each batch bumps /mb/v from version i to i + 1, so they only
+         * all succeed if applied in order -- except batch 7, which
+         * expects a wrong version and must fail alone. */
+        ops[i][0] = bk_zk_op_set("/mb/v", "x", 1, i == 7 ? 999 : i - (i > 7));
+        ops[i][1] = bk_zk_op_create(paths[i], NULL, 0, 0);
+        v[i] = ops[i];
+        n[i] = 2;
+    }
+    CU_ASSERT_EQUAL(bk_zk_multi_batches(zk, v, n, NB, rcs, failed), 0);
+    for (int i = 0; i < NB; i++) {
+        int want = i == 7 ? -BK_ERANGE : 0;
+        CU_ASSERT_EQUAL(rcs[i], want);
+        CU_ASSERT_EQUAL(failed[i], i == 7 ? 0 : -1);
+        CU_ASSERT_EQUAL(bk_zk_exists(zk, paths[i], NULL, NULL, NULL),
+                        i == 7 ? -BK_ENOENT : 0);
+    }
+    bk_zk_stat st;
+    CU_ASSERT_EQUAL(bk_zk_exists(zk, "/mb/v", &st, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(st.version, NB - 1);
+    bk_zk_close(zk);
+}
+
 static void test_watches(void)
 {
     events ev;
@@ -621,6 +658,7 @@ static CU_TestInfo standalone_tests[] = {
     {"create/get/set/delete/exists/children/tree, versions", test_basic_ops},
     {"ephemeral and sequential nodes", test_ephemeral_and_sequential},
     {"multi: all or nothing, failing index", test_multi},
+    {"pipelined multis: in order, each on its own", test_multi_batches},
     {"watches: one-shot, kinds, none after close", test_watches},
     {"chroot is created and applied", test_chroot},
     {"connect is bounded, with a clear message", test_connect_bounded},
