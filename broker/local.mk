@@ -81,7 +81,8 @@ tests_integration_test_controller_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
 # Benchmark: tests/bench/failover builds and runs it.
 EXTRA_PROGRAMS += tests/bench/bench_failover
 CLEANFILES += tests/bench/bench_failover
-tests_bench_bench_failover_SOURCES = tests/bench/bench_failover.c $(BK_HARNESS)
+tests_bench_bench_failover_SOURCES = tests/bench/bench_failover.c \
+	tests/bench/bench_env.c $(BK_HARNESS)
 tests_bench_bench_failover_CFLAGS = $(BK_TEST_CFLAGS)
 tests_bench_bench_failover_LDADD = $(BK_COORD_LIBS)
 EXTRA_DIST += tests/bench/failover

@@ -59,7 +59,7 @@ tests_integration_test_client_cli_LDADD = $(BK_CLIENT_LIBS) $(CUNIT_LIBS)
 EXTRA_PROGRAMS += tests/bench/bench_produce_consume
 CLEANFILES += tests/bench/bench_produce_consume
 tests_bench_bench_produce_consume_SOURCES = \
-	tests/bench/bench_produce_consume.c $(BK_HARNESS)
+	tests/bench/bench_produce_consume.c tests/bench/bench_env.c $(BK_HARNESS)
 tests_bench_bench_produce_consume_CFLAGS = $(BK_TEST_CFLAGS)
 tests_bench_bench_produce_consume_LDADD = $(BK_CLIENT_LIBS)
 EXTRA_DIST += tests/bench/produce-consume

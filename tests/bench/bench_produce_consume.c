@@ -32,34 +32,7 @@
 #include "tests/harness/harness.h"
 #include "tests/unit/cu_main.h"
 
-/* --------- what the harness needs from cu_main, for a plain program ---------
- */
-
-bool bk_test_long;
-unsigned long bk_test_seed;
-static char test_dir[PATH_MAX];
-
-const char *bk_test_dir(void)
-{
-    if (test_dir[0])
-        return test_dir;
-    const char *base = getenv("TMPDIR");
-    snprintf(test_dir, sizeof test_dir, "%s/bk-bench-pc-XXXXXX",
-             base && *base ? base : "/tmp");
-    if (!mkdtemp(test_dir)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return test_dir;
-}
-
-const char *bk_test_subdir(const char *name)
-{
-    static char path[PATH_MAX + 256];
-    snprintf(path, sizeof path, "%s/%s", bk_test_dir(), name);
-    mkdir(path, 0755);
-    return path;
-}
+/* bk_test_dir() and friends for the harness: tests/bench/bench_env.c */
 
 /* ------------------------------ baseline ------------------------------ */
 
