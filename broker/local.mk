@@ -100,3 +100,14 @@ tests_integration_test_replication_SOURCES = \
 	$(BK_HARNESS) $(BK_TEST_MAIN)
 tests_integration_test_replication_CFLAGS = $(BK_TEST_CFLAGS)
 tests_integration_test_replication_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
+
+# The kill loop of issue #4: a libbrook acks=all producer while partition
+# leaders are SIGKILLed and restarted.
+check_PROGRAMS += tests/integration/test_killloop
+tests_integration_test_killloop_SOURCES = \
+	tests/integration/test_killloop.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_killloop_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_killloop_LDADD = libbrook.a $(BK_COORD_LIBS) \
+	$(CUNIT_LIBS)
