@@ -4,6 +4,7 @@
  */
 #include "tests/integration/brokertest.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "common/batch.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "coordinator/zk.h"
 #include "proto/protocol.h"
 
@@ -421,4 +423,40 @@ int bt_zk_exists(const char *connect, const char *path)
     int rc = bk_zk_exists(zk, path, NULL, NULL, NULL);
     bk_zk_close(zk);
     return rc == 0 ? 0 : rc == -BK_ENOENT ? -1 : -2;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int bt_read_log(const char *dir, bk_buf *out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    char *names[1024];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < 1024) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && strcmp(e->d_name + l - 4, ".log") == 0)
+            names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        char *data = NULL;
+        size_t len = 0;
+        if (rc == 0 && bk_file_read_all(path, 1u << 30, &data, &len) != 0)
+            rc = -1;
+        if (data)
+            bk_buf_put(out, data, len);
+        free(data);
+        free(names[i]);
+    }
+    return rc;
 }

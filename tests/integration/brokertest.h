@@ -94,4 +94,10 @@ bool bt_file_contains(const char *path, const char *needle);
  * exists under the cluster's chroot, -1 when not, -2 on error. */
 int bt_zk_exists(const char *connect, const char *path);
 
+/* Appends to out the concatenated bytes of every *.log segment of a
+ * partition dir, in offset order (names are zero-padded base offsets), so
+ * that replicas that rolled segments at different points still compare
+ * equal.  0 or -1. */
+int bt_read_log(const char *dir, bk_buf *out);
+
 #endif

@@ -27,7 +27,6 @@
  * at the old end.
  */
 #include <CUnit/CUnit.h>
-#include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -105,46 +104,6 @@ static bool isr_has(const bk_zkc_pstate *st, int id)
         if (st->isr[i] == id)
             return true;
     return false;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The concatenated bytes of every *.log segment of a partition dir, in
- * offset order (names are zero-padded base offsets), so that replicas that
- * rolled segments at different points still compare equal.  Caller frees
- * out. */
-static int read_log(const char *dir, bk_buf *out)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    char *names[1024];
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < 1024) {
-        size_t l = strlen(e->d_name);
-        if (l > 4 && strcmp(e->d_name + l - 4, ".log") == 0)
-            names[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        char *data = NULL;
-        size_t len = 0;
-        if (rc == 0 && bk_file_read_all(path, 1u << 30, &data, &len) != 0)
-            rc = -1;
-        if (data)
-            bk_buf_put(out, data, len);
-        free(data);
-        free(names[i]);
-    }
-    return rc;
 }
 
 /* ------------------------------ producer ------------------------------ */
@@ -235,7 +194,7 @@ static void check_partition(int part, int64_t *acked_out, int64_t *dups_out,
             char dir[4096];
             snprintf(dir, sizeof dir, "%s",
                      bk_h_partition_dir(cl, i, topic, p));
-            read_log(dir, &logs[i]);
+            bt_read_log(dir, &logs[i]);
         }
         same = logs[0].len > 0;
         for (int i = 1; i < 3; i++)
@@ -522,7 +481,7 @@ static void test_min_insync(void)
     CU_ASSERT_EQUAL(st.leader, leader);
 
     bk_buf before = BK_BUF_INIT, after = BK_BUF_INIT;
-    CU_ASSERT_EQUAL(read_log(dir, &before), 0);
+    CU_ASSERT_EQUAL(bt_read_log(dir, &before), 0);
     brook_client *c = nir_client();
     nir_produce(c, 0);
     int refused = 0;
@@ -531,7 +490,7 @@ static void test_min_insync(void)
     printf("    acks=all with ISR {%d}: %s\n", leader,
            brook_err_name(nir_err[0]));
     CU_ASSERT_EQUAL(refused, 4);
-    CU_ASSERT_EQUAL(read_log(dir, &after), 0);
+    CU_ASSERT_EQUAL(bt_read_log(dir, &after), 0);
     CU_ASSERT(after.len == before.len &&
               memcmp(after.data, before.data, before.len) == 0);
     bk_buf_free(&before);

@@ -34,7 +34,6 @@
  *   - SIGCONT: both rejoin the ISR and acks=all succeeds again.
  */
 #include <CUnit/CUnit.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,45 +79,6 @@ static int suite_clean(void)
     bk_h_cluster_stop(cl);
     cl = NULL;
     return problems ? 1 : 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The concatenated bytes of every *.log segment of a partition dir, in
- * offset order (the names are zero-padded base offsets).  Caller frees
- * out. */
-static int read_log(const char *dir, bk_buf *out)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    char *names[256];
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < 256) {
-        size_t l = strlen(e->d_name);
-        if (l > 4 && strcmp(e->d_name + l - 4, ".log") == 0)
-            names[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        char *data = NULL;
-        size_t len = 0;
-        if (rc == 0 && bk_file_read_all(path, 1u << 30, &data, &len) != 0)
-            rc = -1;
-        if (data)
-            bk_buf_put(out, data, len);
-        free(data);
-        free(names[i]);
-    }
-    return rc;
 }
 
 static int read_file(const char *dir, const char *name, bk_buf *out)
@@ -267,7 +227,7 @@ static void test_identical_replicas(void)
     for (int i = 0; i < 3; i++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", bk_h_partition_dir(cl, i, TOPIC, 0));
-        CU_ASSERT_EQUAL(read_log(dir, &logs[i]), 0);
+        CU_ASSERT_EQUAL(bt_read_log(dir, &logs[i]), 0);
         CU_ASSERT_EQUAL(read_file(dir, "leader-epoch-checkpoint", &epochs[i]),
                         0);
     }
@@ -590,7 +550,7 @@ static void test_isr_shrink_expand(void)
         bk_buf_init(&logs[i]);
         char dir[4096];
         snprintf(dir, sizeof dir, "%s", bk_h_partition_dir(cl2, i, TOPIC2, 0));
-        CU_ASSERT_EQUAL(read_log(dir, &logs[i]), 0);
+        CU_ASSERT_EQUAL(bt_read_log(dir, &logs[i]), 0);
     }
     for (int i = 0; i < 3; i++)
         CU_ASSERT(logs[i].len == logs[li].len &&
@@ -658,8 +618,8 @@ static void test_zombie_leader(void)
     while (!same && bk_clock_mono_ms() - t0 < 10000) {
         bk_buf_reset(&a);
         bk_buf_reset(&n);
-        read_log(dl, &a);
-        read_log(dn, &n);
+        bt_read_log(dl, &a);
+        bt_read_log(dn, &n);
         same =
             a.len == n.len && a.len > 0 && memcmp(a.data, n.data, a.len) == 0;
         if (!same)
