@@ -180,6 +180,12 @@ static const bk_cfg_def schema[] = {
      .min = 100,
      .max = I32MAX,
      .doc = "how often recovery points are checkpointed"},
+    {.name = "replica.high.watermark.checkpoint.interval.ms",
+     .type = BK_CFG_LONG,
+     .dflt = "5000",
+     .min = 1,
+     .max = I64MAX,
+     .doc = "how often high watermarks are checkpointed"},
     {.name = "log.cleanup.policy",
      .type = BK_CFG_ENUM,
      .dflt = "delete",
@@ -543,6 +549,8 @@ static int fill(bk_bcfg *out, bk_cfg *cfg, const char *src, const char *text,
     out->flush_interval_ms = bk_cfg_get_long(cfg, "log.flush.interval.ms");
     out->checkpoint_interval_ms =
         bk_cfg_get_int(cfg, "log.flush.offset.checkpoint.interval.ms");
+    out->hw_checkpoint_interval_ms =
+        bk_cfg_get_long(cfg, "replica.high.watermark.checkpoint.interval.ms");
 
     out->replica_lag_time_max_ms =
         bk_cfg_get_long(cfg, "replica.lag.time.max.ms");

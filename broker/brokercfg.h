@@ -70,6 +70,8 @@ typedef struct bk_bcfg {
     int64_t retention_check_interval_ms;
     int64_t
         checkpoint_interval_ms; /* log.flush.offset.checkpoint.interval.ms */
+    int64_t hw_checkpoint_interval_ms; /* replica.high.watermark.checkpoint.
+                                          interval.ms */
 
     int64_t replica_lag_time_max_ms;
     int min_insync_replicas;

@@ -54,6 +54,7 @@ typedef struct app {
     int exit_code;
     bool fatal; /* stopped because of an error, not a signal */
     bk_timer checkpoint_timer;
+    bk_timer hw_checkpoint_timer;
     bk_timer retention_timer;
     bk_timer watchdog_timer;
     int64_t watchdog_ms; /* 0: no watchdog */
@@ -141,6 +142,13 @@ static void on_checkpoint(bk_loop *loop, bk_timer *t, void *arg)
     app *a = arg;
     bk_parts_checkpoint(a->b.parts);
     bk_loop_timer_arm(loop, t, a->cfg.checkpoint_interval_ms);
+}
+
+static void on_hw_checkpoint(bk_loop *loop, bk_timer *t, void *arg)
+{
+    app *a = arg;
+    bk_parts_checkpoint_hw(a->b.parts);
+    bk_loop_timer_arm(loop, t, a->cfg.hw_checkpoint_interval_ms);
 }
 
 static void on_retention(bk_loop *loop, bk_timer *t, void *arg)
@@ -328,6 +336,7 @@ int main(int argc, char **argv)
         goto out;
     /* What recovery verified is now flushed: record it. */
     bk_parts_checkpoint(b->parts);
+    bk_parts_checkpoint_hw(b->parts);
 
     bk_srv_opts so = {.host = a.cfg.listen_host,
                       .port = a.cfg.listen_port,
@@ -357,10 +366,13 @@ int main(int argc, char **argv)
     }
 
     bk_timer_init(&a.checkpoint_timer, on_checkpoint, &a);
+    bk_timer_init(&a.hw_checkpoint_timer, on_hw_checkpoint, &a);
     bk_timer_init(&a.retention_timer, on_retention, &a);
     bk_timer_init(&a.watchdog_timer, on_watchdog, &a);
     bk_loop_timer_arm(b->loop, &a.checkpoint_timer,
                       a.cfg.checkpoint_interval_ms);
+    bk_loop_timer_arm(b->loop, &a.hw_checkpoint_timer,
+                      a.cfg.hw_checkpoint_interval_ms);
     bk_loop_timer_arm(b->loop, &a.retention_timer,
                       a.cfg.retention_check_interval_ms);
 #ifdef HAVE_SYSTEMD
@@ -395,6 +407,7 @@ int main(int argc, char **argv)
                 "after %d ms",
                 bk_srv_nconns(b->srv), DRAIN_MS);
     bk_loop_timer_cancel(b->loop, &a.checkpoint_timer);
+    bk_loop_timer_cancel(b->loop, &a.hw_checkpoint_timer);
     bk_loop_timer_cancel(b->loop, &a.retention_timer);
     bk_loop_timer_cancel(b->loop, &a.watchdog_timer);
     /* Fetchers stop before the logs are flushed for the last time. */
@@ -404,6 +417,9 @@ int main(int argc, char **argv)
     b->srv = NULL;
     int frc = bk_parts_flush_all(b->parts);
     int crc = bk_parts_checkpoint(b->parts);
+    /* After the flush: a checkpointed HW is never above a durable LEO. */
+    if (bk_parts_checkpoint_hw(b->parts) != 0)
+        crc = -BK_EIO;
     if (frc == 0 && crc == 0)
         BK_INFO(MOD, "logs flushed and checkpointed");
     /* A clean stop is exit 0; a failed flush means acknowledged data may

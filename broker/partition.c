@@ -27,6 +27,7 @@
 #define MOD           "partitions"
 #define RP_FILE       "recovery-point-offset-checkpoint"
 #define LS_FILE       "log-start-offset-checkpoint"
+#define HW_FILE       "replication-offset-checkpoint"
 #define META_FILE     "meta.properties"
 #define LOCK_FILE     ".lock"
 #define DELETE_SUFFIX "-delete"
@@ -386,7 +387,7 @@ static void rm_rf(const char *path)
 }
 
 static bk_part *part_new(const bk_parts *ps, const char *topic, int32_t index,
-                         size_t dir, bk_log *log)
+                         size_t dir, bk_log *log, int64_t hw)
 {
     bk_part *p = calloc(1, sizeof *p);
     if (!p)
@@ -404,9 +405,12 @@ static bk_part *part_new(const bk_parts *ps, const char *topic, int32_t index,
     p->followers_epoch = -1;
     p->fetch_epoch = -1;
     p->follow_epoch = -1;
-    /* No high-watermark checkpoint yet: start from the log end (what a
-     * single replica has always committed). */
-    p->hw = bk_log_end_offset(log);
+    /* From the high-watermark checkpoint (0 without one, as in Kafka), never
+     * past the log end (starting at the log end would let consumers read
+     * records that are not on the ISR) nor below the log start (Kafka's
+     * clamp too).  A leader moves it up from here. */
+    int64_t leo = bk_log_end_offset(log), start = bk_log_start_offset(log);
+    p->hw = hw > leo ? leo : hw < start ? start : hw;
     p->cfg = ps->log_cfg;
     p->min_isr = ps->min_isr;
     return p;
@@ -419,7 +423,7 @@ int bk_parts_open_all(bk_parts *ps)
     for (size_t di = 0; di < ps->ndirs; di++) {
         const char *dir = ps->dirs[di].path;
         char path[4096], err[512];
-        bk_ckpt rp = BK_CKPT_INIT, ls = BK_CKPT_INIT;
+        bk_ckpt rp = BK_CKPT_INIT, ls = BK_CKPT_INIT, hw = BK_CKPT_INIT;
         snprintf(path, sizeof path, "%s/%s", dir, RP_FILE);
         int rc = bk_ckpt_read(path, &rp, err, sizeof err);
         if (rc != 0 && rc != -BK_ENOENT)
@@ -428,11 +432,16 @@ int bk_parts_open_all(bk_parts *ps)
         rc = bk_ckpt_read(path, &ls, err, sizeof err);
         if (rc != 0 && rc != -BK_ENOENT)
             BK_WARN(MOD, "%s: %s", path, err);
+        snprintf(path, sizeof path, "%s/%s", dir, HW_FILE);
+        rc = bk_ckpt_read(path, &hw, err, sizeof err);
+        if (rc != 0 && rc != -BK_ENOENT)
+            BK_WARN(MOD, "%s: %s; high watermarks start at 0", path, err);
         DIR *d = opendir(dir);
         if (!d) {
             BK_ERROR(MOD, "cannot read log dir %s: %s", dir, strerror(errno));
             bk_ckpt_free(&rp);
             bk_ckpt_free(&ls);
+            bk_ckpt_free(&hw);
             return -BK_EIO;
         }
         struct dirent *e;
@@ -464,9 +473,10 @@ int bk_parts_open_all(bk_parts *ps)
                          path, topic, pi);
                 continue;
             }
-            int64_t rpv = 0, lsv = 0;
+            int64_t rpv = 0, lsv = 0, hwv = 0;
             (void)bk_ckpt_get(&rp, topic, pi, &rpv);
             (void)bk_ckpt_get(&ls, topic, pi, &lsv);
+            (void)bk_ckpt_get(&hw, topic, pi, &hwv);
             bk_log *log = NULL;
             rc = bk_log_open(dir, topic, pi, &ps->log_cfg, rpv, lsv, &log);
             if (rc != 0) {
@@ -475,12 +485,13 @@ int bk_parts_open_all(bk_parts *ps)
                 failed++;
                 continue;
             }
-            bk_part *p = part_new(ps, topic, pi, di, log);
+            bk_part *p = part_new(ps, topic, pi, di, log, hwv);
             if (!p) {
                 bk_log_close(log);
                 closedir(d);
                 bk_ckpt_free(&rp);
                 bk_ckpt_free(&ls);
+                bk_ckpt_free(&hw);
                 return -BK_ENOMEM;
             }
             insert(ps, p);
@@ -489,6 +500,7 @@ int bk_parts_open_all(bk_parts *ps)
         closedir(d);
         bk_ckpt_free(&rp);
         bk_ckpt_free(&ls);
+        bk_ckpt_free(&hw);
     }
     BK_INFO(MOD, "opened %zu partition logs in %lld ms%s", opened,
             (long long)(bk_clock_mono_ms() - t0),
@@ -518,7 +530,7 @@ static bk_part *create_part(bk_parts *ps, const char *topic, int32_t index,
                  ps->dirs[di].path, bk_strerror(rc));
         return NULL;
     }
-    bk_part *p = part_new(ps, topic, index, di, log);
+    bk_part *p = part_new(ps, topic, index, di, log, 0);
     if (!p) {
         bk_log_close(log);
         return NULL;
@@ -762,6 +774,31 @@ int bk_parts_checkpoint(bk_parts *ps)
         }
         bk_ckpt_free(&rp);
         bk_ckpt_free(&ls);
+    }
+    return result;
+}
+
+int bk_parts_checkpoint_hw(bk_parts *ps)
+{
+    int result = 0;
+    for (size_t di = 0; di < ps->ndirs; di++) {
+        bk_ckpt hw = BK_CKPT_INIT;
+        int rc = 0;
+        for (bk_part *p = ps->all; p && rc == 0; p = p->next)
+            if (p->dir == di)
+                rc = bk_ckpt_set(&hw, p->topic, p->index, p->hw);
+        char path[4096];
+        if (rc == 0) {
+            snprintf(path, sizeof path, "%s/%s", ps->dirs[di].path, HW_FILE);
+            rc = bk_ckpt_write(path, &hw);
+        }
+        if (rc != 0) {
+            BK_ERROR(MOD,
+                     "cannot write the high-watermark checkpoint of %s: %s",
+                     ps->dirs[di].path, bk_strerror(rc));
+            result = -BK_EIO;
+        }
+        bk_ckpt_free(&hw);
     }
     return result;
 }

@@ -2,25 +2,28 @@
  * partition.h -- the broker's partitions: the table of topic-partitions
  * this broker holds a log for, their state as ZooKeeper says (leader,
  * epoch, ISR), and the log directories they live in (Kafka's LogManager
- * and ReplicaManager rolled into one while every partition has a single
- * replica).
+ * and the log side of its ReplicaManager; leader/follower replication
+ * state lives in broker/repl.h and broker/fetcher.h).
  *
  * Log directories.  Each of log.dirs holds <topic>-<p>/ partition
  * directories (broker/log.h), the broker-level checkpoints
- * recovery-point-offset-checkpoint and log-start-offset-checkpoint
- * (broker/checkpoint.h), Kafka's meta.properties (version, broker.id,
- * cluster.id: a log dir written by another broker or cluster is refused)
- * and a .lock file held with flock() while the broker runs, so two
- * processes never share a log dir.  A new partition goes to the dir with
- * the fewest partitions (Kafka's rule).  A deleted partition's directory is
- * first renamed to <topic>-<p>.<ms>-delete (atomic), then removed;
+ * recovery-point-offset-checkpoint, log-start-offset-checkpoint and
+ * replication-offset-checkpoint (high watermarks) (broker/checkpoint.h),
+ * Kafka's meta.properties (version, broker.id, cluster.id: a log dir
+ * written by another broker or cluster is refused) and a .lock file held
+ * with flock() while the broker runs, so two processes never share a log
+ * dir.  A new partition goes to the dir with the fewest partitions
+ * (Kafka's rule).  A deleted partition's directory is first renamed to
+ * <topic>-<p>.<ms>-delete (atomic), then removed;
  * leftovers of a crash in between are removed at the next start.
  *
  * Start-up: bk_parts_open_all() opens every partition directory found,
  * recovering each log from its checkpointed recovery point (everything
- * after it is CRC-checked and a torn tail cut).  Clean shutdown:
- * bk_parts_flush_all() then bk_parts_checkpoint(), so the next start has
- * nothing to verify.
+ * after it is CRC-checked and a torn tail cut), each high watermark from
+ * its checkpoint (0 without one; kept within the log start and end).  Clean
+ * shutdown: bk_parts_flush_all() then bk_parts_checkpoint() and
+ * bk_parts_checkpoint_hw(), so the next start has nothing to verify and
+ * consumers see no more than the ISR had.
  *
  * Threading: the loop thread only (blocking file I/O).
  */
@@ -139,6 +142,12 @@ int bk_parts_apply(bk_parts *ps, const bk_md *md);
 
 /* Writes both checkpoint files of every log dir.  0 or -BK_EIO. */
 int bk_parts_checkpoint(bk_parts *ps);
+/* Writes replication-offset-checkpoint (every partition's high watermark)
+ * in every log dir (Kafka writes it every
+ * replica.high.watermark.checkpoint.interval.ms and at shutdown, after
+ * the flush).  A checkpointed HW may lag the real one: a restarted leader
+ * moves it up as followers fetch.  0 or -BK_EIO. */
+int bk_parts_checkpoint_hw(bk_parts *ps);
 /* fsyncs every log (recovery points reach the LEOs).  0 or -BK_EIO. */
 int bk_parts_flush_all(bk_parts *ps);
 /* Retention on every log at wall time now_ms. */

@@ -8,8 +8,10 @@
  *   - consumers see only offsets below the high watermark: with both
  *     followers SIGSTOPped, an acks=1 append moves the leader's LEO but
  *     not what ListOffsets(latest) or a consumer's Fetch return, while a
- *     replica's Fetch reads it; a consumer's long poll waiting at the HW is
- *     answered as soon as the followers (SIGCONT) catch up;
+ *     replica's Fetch reads it, and the leader's periodic
+ *     replication-offset-checkpoint (every 200 ms here) holds the HW, not
+ *     the LEO; a consumer's long poll waiting at the HW is answered as
+ *     soon as the followers (SIGCONT) catch up, and the checkpoint follows;
  *   - fencing of replica fetches: a newer current_leader_epoch gets
  *     UNKNOWN_LEADER_EPOCH, a fetch sent to a follower gets
  *     NOT_LEADER_FOR_PARTITION.
@@ -19,7 +21,11 @@
  *     new leader takes acks=all writes; when the old one resumes it
  *     becomes a follower, truncates by leader epoch (OffsetForLeaderEpoch)
  *     and ends byte-identical to the new leader, its lone records gone and
- *     every acknowledged one kept.
+ *     every acknowledged one kept;
+ *   - high-watermark checkpoint at a clean restart: an RF=1 topic's
+ *     broker, SIGTERMed, leaves "<topic> 0 <hw>" in its log dir's
+ *     replication-offset-checkpoint, and once restarted ListOffsets(latest)
+ *     and a consumer's Fetch end at that HW.
  * Suite "acks-all" (replica.lag.time.max.ms=1000, short enough that the
  * SIGSTOPped brokers keep their 6 s ZooKeeper sessions; topic
  * min.insync.replicas=2):
@@ -38,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -56,6 +63,8 @@ static int suite_init(void)
 {
     cl = bk_h_cluster_start("repl", 1, 3,
                             "replica.lag.time.max.ms=30000\n"
+                            "replica.high.watermark.checkpoint.interval.ms="
+                            "200\n"
                             "default.replication.factor=3\n");
     if (!cl)
         return 1;
@@ -116,6 +125,23 @@ static int leader_index(void)
 {
     int id = bt_leader(cl->broker[0].port, TOPIC, 0);
     return id >= 1 && id <= 3 ? id - 1 : -1;
+}
+
+/* Waits until broker i's replication-offset-checkpoint (in the log dir
+ * holding topic/0) has the line "<topic> 0 <hw>".  True when it does. */
+static bool wait_hw_ckpt(int i, const char *topic, int64_t hw, int timeout_ms)
+{
+    char path[4200], line[300];
+    snprintf(path, sizeof path, "%s/../replication-offset-checkpoint",
+             bk_h_partition_dir(cl, i, topic, 0));
+    snprintf(line, sizeof line, "\n%s 0 %lld\n", topic, (long long)hw);
+    int64_t t0 = bk_clock_mono_ms();
+    while (!bt_file_contains(path, line)) {
+        if (bk_clock_mono_ms() - t0 > timeout_ms)
+            return false;
+        bk_h_sleep_ms(50);
+    }
+    return true;
 }
 
 /* A replica's fetch: replica_id and current_leader_epoch set. */
@@ -282,6 +308,11 @@ static void test_consumers_below_hw(void)
     CU_ASSERT_EQUAL(r.nrecs, 10);
     CU_ASSERT(r.nrecs == 10 && strcmp(r.recs[0].value, "above-0") == 0);
     bt_fetch_free(&r);
+    /* The periodic HW checkpoint records the HW, never the LEO (two
+     * intervals have passed after this wait). */
+    CU_ASSERT(wait_hw_ckpt(li, TOPIC, end, 2000));
+    bk_h_sleep_ms(500);
+    CU_ASSERT(wait_hw_ckpt(li, TOPIC, end, 0));
 
     /* A consumer's long poll at the HW is answered when the followers
      * catch up. */
@@ -302,6 +333,7 @@ static void test_consumers_below_hw(void)
     bt_fetch_free(&r);
     CU_ASSERT_EQUAL(bt_list_offsets(fd, TOPIC, 0, -1, &off, NULL), 0);
     CU_ASSERT_EQUAL(off, end + 10);
+    CU_ASSERT(wait_hw_ckpt(li, TOPIC, end + 10, 2000));
     close(fd);
 }
 
@@ -652,11 +684,63 @@ static void test_zombie_leader(void)
     close(fd);
 }
 
+static void test_hw_checkpoint_restart(void)
+{
+    const char *t = "hwck";
+    int fd = bk_h_connect(cl->broker[0].port);
+    CU_ASSERT_FATAL(bt_create_topic(fd, t, 1, 1) == 0);
+    close(fd);
+    int id = -1;
+    int64_t t0 = bk_clock_mono_ms();
+    while ((id = bt_leader(cl->broker[0].port, t, 0)) < 1 &&
+           bk_clock_mono_ms() - t0 < 10000)
+        bk_h_sleep_ms(50);
+    CU_ASSERT_FATAL(id >= 1 && id <= 3);
+    int i = id - 1;
+    fd = bk_h_connect(cl->broker[i].port);
+    int64_t base = -1;
+    CU_ASSERT_EQUAL(bt_produce(fd, t, 0, -1, "hw", 0, 7, &base), 0);
+    CU_ASSERT_EQUAL(base, 0);
+    close(fd);
+
+    int st = bk_h_broker_signal(cl, i, SIGTERM);
+    CU_ASSERT_FATAL(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* Written at the clean shutdown (after the flush). */
+    CU_ASSERT(wait_hw_ckpt(i, t, 7, 0));
+
+    CU_ASSERT_FATAL(bk_h_broker_start(cl, i, true) == 0);
+    int64_t off = -1;
+    t0 = bk_clock_mono_ms();
+    while (bk_clock_mono_ms() - t0 < 15000) {
+        fd = bk_h_connect(cl->broker[i].port);
+        off = -1;
+        if (fd >= 0) {
+            bt_list_offsets(fd, t, 0, -1, &off, NULL);
+            close(fd);
+        }
+        if (off == 7)
+            break;
+        bk_h_sleep_ms(50);
+    }
+    CU_ASSERT_EQUAL(off, 7);
+    fd = bk_h_connect(cl->broker[i].port);
+    bt_fetch_res r;
+    bt_fetch_all(fd, t, 0, &r);
+    CU_ASSERT_EQUAL(r.error, 0);
+    CU_ASSERT_EQUAL(r.nrecs, 7);
+    CU_ASSERT_EQUAL(r.hw, 7);
+    CU_ASSERT(r.nrecs == 7 && strcmp(r.recs[6].value, "hw-6") == 0);
+    bt_fetch_free(&r);
+    close(fd);
+    CU_ASSERT(wait_hw_ckpt(i, t, 7, 2000));
+}
+
 static CU_TestInfo repl_tests[] = {
     {"identical replicas (acks=1, RF=3)", test_identical_replicas},
     {"consumers read below the HW", test_consumers_below_hw},
     {"replica fetch fencing", test_fencing},
     {"zombie leader truncates by epoch", test_zombie_leader},
+    {"HW checkpoint across a clean restart", test_hw_checkpoint_restart},
     CU_TEST_INFO_NULL,
 };
 

@@ -5,7 +5,10 @@
  * broker/metadata, broker/fetchwait (completion by bytes, by timer, by
  * partition change, cancellation) and broker/server (an in-process server
  * on the loop: pipelined requests completed out of order are answered in
- * order; undecodable frames; oversized length prefixes; half-close).
+ * order; undecodable frames; oversized length prefixes; half-close) and
+ * broker/partition's high-watermark checkpoint (each HW starts at its
+ * checkpointed value clamped to the log end, at 0 without one, and is
+ * written back as replication-offset-checkpoint).
  */
 #include <CUnit/CUnit.h>
 #include <arpa/inet.h>
@@ -21,12 +24,16 @@
 #include <unistd.h>
 
 #include "broker/brokercfg.h"
+#include "broker/checkpoint.h"
 #include "broker/fetchwait.h"
 #include "broker/metadata.h"
+#include "broker/partition.h"
 #include "broker/pool.h"
 #include "broker/server.h"
+#include "common/batch.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/fileio.h"
 #include "common/frame.h"
 #include "common/logging.h"
 #include "proto/protocol.h"
@@ -66,6 +73,7 @@ static void test_cfg_defaults(void)
     CU_ASSERT_EQUAL(c.socket_request_max_bytes, 104857600u);
     CU_ASSERT_EQUAL(c.flush_interval_messages, INT64_MAX);
     CU_ASSERT_EQUAL(c.min_insync_replicas, 1);
+    CU_ASSERT_EQUAL(c.hw_checkpoint_interval_ms, 5000);
     CU_ASSERT_TRUE(c.auto_create_topics);
     CU_ASSERT_EQUAL(c.log_level, BK_LVL_INFO);
     bk_bcfg_free(&c);
@@ -213,6 +221,78 @@ static void test_cfg_sample(void)
     CU_ASSERT_STRING_EQUAL(c.zk_connect, "127.0.0.1:2181/brook");
     CU_ASSERT_EQUAL(c.retention_ms, 168LL * 3600000);
     bk_bcfg_free(&c);
+}
+
+/* ------------------------ high-watermark checkpoint ------------------------
+ */
+
+/* Creates dir/<topic>-<p> holding n records. */
+static void make_log(const char *dir, const char *topic, int32_t p, int n)
+{
+    bk_log_config cfg;
+    bk_log_config_default(&cfg);
+    bk_log *log = NULL;
+    CU_ASSERT_FATAL(bk_log_open(dir, topic, p, &cfg, 0, 0, &log) == 0);
+    bk_batch_builder b;
+    bk_buf out = BK_BUF_INIT;
+    CU_ASSERT_FATAL(bk_batch_builder_init(&b, BK_CODEC_NONE) == 0);
+    for (int i = 0; i < n; i++) {
+        bk_record r = {"k", 1, "v", 1, 1000 + i, NULL, 0};
+        CU_ASSERT_FATAL(bk_batch_builder_add(&b, &r) == 0);
+    }
+    CU_ASSERT_FATAL(bk_batch_builder_finish(&b, &out) == 0);
+    bk_batch_builder_free(&b);
+    bk_log_append_info info;
+    CU_ASSERT_EQUAL(bk_log_append(log, out.data, out.len, 0, &info), 0);
+    CU_ASSERT_EQUAL(bk_log_end_offset(log), n);
+    CU_ASSERT_EQUAL(bk_log_flush(log), 0);
+    bk_log_close(log);
+    bk_buf_free(&out);
+}
+
+static void test_hw_checkpoint(void)
+{
+    const char *dir = bk_test_subdir("hwck");
+    make_log(dir, "t", 0, 5);
+    make_log(dir, "t", 1, 5);
+    make_log(dir, "t", 2, 5);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/replication-offset-checkpoint", dir);
+    bk_ckpt c = BK_CKPT_INIT;
+    CU_ASSERT_EQUAL(bk_ckpt_set(&c, "t", 0, 3), 0);  /* below the LEO */
+    CU_ASSERT_EQUAL(bk_ckpt_set(&c, "t", 1, 99), 0); /* past it */
+    CU_ASSERT_EQUAL(bk_ckpt_write(path, &c), 0);     /* t-2: none */
+    bk_ckpt_free(&c);
+
+    bk_log_config cfg;
+    bk_log_config_default(&cfg);
+    char *dirs[] = {(char *)dir};
+    bk_parts_opts o = {.dirs = dirs,
+                       .ndirs = 1,
+                       .log_cfg = &cfg,
+                       .broker_id = 1,
+                       .min_isr = 1};
+    bk_parts *ps = NULL;
+    CU_ASSERT_FATAL(bk_parts_new(&o, &ps) == 0);
+    CU_ASSERT_FATAL(bk_parts_lock_dirs(ps) == 0);
+    CU_ASSERT_FATAL(bk_parts_open_all(ps) == 0);
+    const int64_t want[3] = {3, 5, 0};
+    for (int32_t p = 0; p < 3; p++) {
+        bk_part *x = bk_parts_find(ps, "t", p);
+        CU_ASSERT_FATAL(x != NULL);
+        CU_ASSERT_EQUAL(bk_log_end_offset(x->log), 5);
+        CU_ASSERT_EQUAL(x->hw, want[p]);
+    }
+    /* Written back as they are. */
+    bk_parts_find(ps, "t", 2)->hw = 4;
+    CU_ASSERT_EQUAL(bk_parts_checkpoint_hw(ps), 0);
+    bk_parts_free(ps);
+    char *data = NULL;
+    size_t len = 0;
+    CU_ASSERT_FATAL(bk_file_read_all(path, 1 << 20, &data, &len) == 0);
+    const char exp[] = "0\n3\nt 0 3\nt 1 5\nt 2 4\n";
+    CU_ASSERT(len == sizeof exp - 1 && memcmp(data, exp, len) == 0);
+    free(data);
 }
 
 /* -------------------------------- pool -------------------------------- */
@@ -661,6 +741,7 @@ static CU_TestInfo misc_tests[] = {
     {"metadata picture", test_metadata},
     {"delayed fetches", test_fetchwait},
     {"server: order, bad frames, half-close", test_server},
+    {"high-watermark checkpoint", test_hw_checkpoint},
     CU_TEST_INFO_NULL,
 };
 
