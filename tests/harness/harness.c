@@ -623,11 +623,17 @@ static int write_broker_props(bk_h_cluster *c, int i)
             "listeners=PLAINTEXT://127.0.0.1:%d\n"
             "log.dirs=%s/logs\n"
             "zookeeper.connect=%s\n"
-            "zookeeper.session.timeout.ms=6000\n"
+            "%s"
             "zookeeper.connection.timeout.ms=10000\n"
             "log.level=info\n"
             "%s",
-            b->id, b->port, b->dir, c->zk_connect, c->extra_props);
+            b->id, b->port, b->dir, c->zk_connect,
+            /* A suite may pick its own session timeout (duplicates are
+             * config errors). */
+            strstr(c->extra_props, "zookeeper.session.timeout.ms=")
+                ? ""
+                : "zookeeper.session.timeout.ms=6000\n",
+            c->extra_props);
     fclose(f);
     return 0;
 }

@@ -6,9 +6,10 @@
  * round-robin over the four partitions while the test SIGKILLs the
  * current leader of kl/0, keeps producing until the controller has
  * elected a new leader (the state znode names another broker: ZooKeeper
- * session expiry, ~6 s), restarts the killed broker, keeps producing until
+ * session expiry; the brokers here use a 3 s session timeout so that a
+ * round takes ~4 s), restarts the killed broker, keeps producing until
  * it is back in the ISR of every partition, and starts the next round.
- * 3 rounds, 20 with bk_test_long.
+ * 10 rounds, 100 with bk_test_long (issue #4).
  *
  * Afterwards, for every partition:
  *   - every acknowledged number is in the log (read by a consumer up to the
@@ -28,6 +29,7 @@
  */
 #include <CUnit/CUnit.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +56,9 @@ static bk_zk *zk; /* the test's own session, for reading states */
 
 static int suite_init(void)
 {
-    cl = bk_h_cluster_start("kill", 1, 3, "replica.lag.time.max.ms=5000\n");
+    cl = bk_h_cluster_start("kill", 1, 3,
+                            "replica.lag.time.max.ms=5000\n"
+                            "zookeeper.session.timeout.ms=3000\n");
     if (!cl)
         return 1;
     bk_zk_opts o = {.connect = cl->zk_connect,
@@ -294,7 +298,7 @@ static void check_partition(int part, int64_t *acked_out, int64_t *dups_out,
 
 static void test_kill_loop(void)
 {
-    int rounds = bk_test_long ? 20 : 3;
+    int rounds = bk_test_long ? 100 : 10;
     brook_conf *conf = brook_conf_new();
     CU_ASSERT_FATAL(conf != NULL);
     char err[256];
@@ -524,9 +528,172 @@ static void test_min_insync(void)
     bt_fetch_free(&r);
 }
 
+/* ------------------------------- zombie ------------------------------- */
+
+/* A produce sent from its own thread (the broker it goes to is about to
+ * be stopped): its answer, or -1 for none. */
+typedef struct pending_produce {
+    int port;
+    int rc;
+    int64_t base;
+} pending_produce;
+
+static void *pending_run(void *arg)
+{
+    pending_produce *pp = arg;
+    int fd = bk_h_connect(pp->port);
+    pp->rc =
+        fd < 0 ? -1 : bt_produce(fd, "zb", 0, -1, "pending", 0, 3, &pp->base);
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static bool same_logs(const char *da, const char *db)
+{
+    bk_buf a = BK_BUF_INIT, b = BK_BUF_INIT;
+    bt_read_log(da, &a);
+    bt_read_log(db, &b);
+    bool same =
+        a.len == b.len && a.len > 0 && memcmp(a.data, b.data, a.len) == 0;
+    bk_buf_free(&a);
+    bk_buf_free(&b);
+    return same;
+}
+
+/* Issue #4's zombie leader, with the real controller: the leader of zb/0
+ * has records its followers never got (acks=1, and an acks=all produce
+ * still waiting), then it is SIGSTOPped past the session timeout; the
+ * controller elects a follower (leader_epoch + 1), acks=all records go to
+ * the new leader; SIGCONT: the old leader must not acknowledge its
+ * waiting produce, must become a follower, truncate by leader epoch and
+ * end byte-identical to the new leader, with every acknowledged acks=all
+ * record at its offset. */
+static void test_zombie_leader(void)
+{
+    int fd = bk_h_connect(cl->broker[0].port);
+    const char *cfg[] = {"min.insync.replicas", "2", NULL};
+    CU_ASSERT_FATAL(bt_create_topic_cfg(fd, "zb", 1, 3, cfg) == 0);
+    close(fd);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_FATAL(bk_h_wait_topic(cl, i, "zb", 1, 10000) == 0);
+    bk_zkc_pstate st0, st;
+    int64_t t0 = bk_clock_mono_ms();
+    bool full = false;
+    while (!full && bk_clock_mono_ms() - t0 < 10000) {
+        full = bk_zkd_pstate_read(zk, "zb", 0, &st0, NULL) == 0 &&
+               st0.nisr == 3 && st0.leader >= 1;
+        if (!full)
+            bk_h_sleep_ms(50);
+    }
+    CU_ASSERT_FATAL(full);
+    int li = st0.leader - 1, f1 = (li + 1) % 3, f2 = (li + 2) % 3;
+    fd = bk_h_connect(cl->broker[li].port);
+    int64_t base = -1;
+    CU_ASSERT_EQUAL(bt_produce(fd, "zb", 0, -1, "ok", 0, 10, &base), 0);
+    CU_ASSERT_EQUAL(base, 0);
+
+    /* The leader gets records its followers will never see. */
+    CU_ASSERT_FATAL(bk_h_broker_signal(cl, f1, SIGSTOP) == 0 &&
+                    bk_h_broker_signal(cl, f2, SIGSTOP) == 0);
+    bk_h_sleep_ms(800); /* past the followers' parked long polls */
+    CU_ASSERT_EQUAL(bt_produce(fd, "zb", 0, 1, "lone", 0, 5, &base), 0);
+    CU_ASSERT_EQUAL(base, 10);
+    close(fd);
+    pending_produce pp = {.port = cl->broker[li].port, .rc = -2};
+    pthread_t th;
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, pending_run, &pp) == 0);
+    bk_h_sleep_ms(300); /* appended at the leader, waiting for the ISR */
+
+    /* The leader stops past its session; the followers resume. */
+    CU_ASSERT_FATAL(bk_h_broker_signal(cl, li, SIGSTOP) == 0);
+    CU_ASSERT(bk_h_broker_signal(cl, f1, SIGCONT) == 0 &&
+              bk_h_broker_signal(cl, f2, SIGCONT) == 0);
+    t0 = bk_clock_mono_ms();
+    bool moved = false;
+    while (!moved && bk_clock_mono_ms() - t0 < 20000) {
+        moved = bk_zkd_pstate_read(zk, "zb", 0, &st, NULL) == 0 &&
+                st.leader >= 1 && st.leader != st0.leader;
+        if (!moved)
+            bk_h_sleep_ms(50);
+    }
+    printf("\n    leader %d SIGSTOPped: broker %d leads (epoch %d -> %d) "
+           "after %lld ms\n",
+           st0.leader, st.leader, st0.leader_epoch, st.leader_epoch,
+           (long long)(bk_clock_mono_ms() - t0));
+    CU_ASSERT_FATAL(moved);
+    CU_ASSERT(st.leader_epoch > st0.leader_epoch);
+    int ni = st.leader - 1;
+    fd = bk_h_connect(cl->broker[ni].port);
+    int rc = -1;
+    t0 = bk_clock_mono_ms();
+    while (bk_clock_mono_ms() - t0 < 10000) {
+        rc = bt_produce(fd, "zb", 0, -1, "new", 0, 3, &base);
+        if (rc == 0)
+            break;
+        bk_h_sleep_ms(100); /* NOT_LEADER until it learned the state */
+    }
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(base, 10);
+
+    /* The zombie wakes up. */
+    CU_ASSERT(bk_h_broker_signal(cl, li, SIGCONT) == 0);
+    pthread_join(th, NULL);
+    printf("    the zombie's waiting acks=all produce got %d (%s)\n", pp.rc,
+           pp.rc > 0 ? bk_err_name(pp.rc) : "no answer");
+    CU_ASSERT(pp.rc != 0); /* never acknowledged */
+    char dl[4096], dn[4096];
+    snprintf(dl, sizeof dl, "%s", bk_h_partition_dir(cl, li, "zb", 0));
+    snprintf(dn, sizeof dn, "%s", bk_h_partition_dir(cl, ni, "zb", 0));
+    t0 = bk_clock_mono_ms();
+    bool same = false;
+    while (!same && bk_clock_mono_ms() - t0 < 15000) {
+        same = same_logs(dl, dn);
+        if (!same)
+            bk_h_sleep_ms(50);
+    }
+    printf("    old leader byte-identical to the new one %lld ms after "
+           "SIGCONT\n",
+           (long long)(bk_clock_mono_ms() - t0));
+    CU_ASSERT(same);
+    char outlog[4200];
+    snprintf(outlog, sizeof outlog, "%s/out.log", cl->broker[li].dir);
+    CU_ASSERT(bt_file_contains(outlog, "truncated from 18 to 10") ||
+              bt_file_contains(outlog, "truncated from 15 to 10"));
+
+    /* The acknowledged records, nothing else. */
+    bt_fetch_res r;
+    bt_fetch_all(fd, "zb", 0, &r);
+    CU_ASSERT_EQUAL(r.error, 0);
+    CU_ASSERT_EQUAL(r.nrecs, 13);
+    int bad = 0;
+    for (size_t i = 0; i < r.nrecs; i++) {
+        char want[32];
+        snprintf(want, sizeof want, i < 10 ? "ok-%zu" : "new-%zu",
+                 i < 10 ? i : i - 10);
+        bad += r.recs[i].offset != (int64_t)i ||
+               strcmp(r.recs[i].value, want) != 0;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    bt_fetch_free(&r);
+    close(fd);
+
+    /* And it rejoins the ISR as a follower. */
+    t0 = bk_clock_mono_ms();
+    bool back = false;
+    while (!back && bk_clock_mono_ms() - t0 < 15000) {
+        back = bk_zkd_pstate_read(zk, "zb", 0, &st, NULL) == 0 &&
+               st.nisr == 3 && st.leader == ni + 1;
+        if (!back)
+            bk_h_sleep_ms(50);
+    }
+    CU_ASSERT(back);
+}
+
 static CU_TestInfo tests[] = {
     {"kill loop: acks=all survives leader SIGKILLs", test_kill_loop},
     {"min.insync.replicas=2 with two brokers SIGKILLed", test_min_insync},
+    {"zombie leader: SIGSTOP past the session, SIGCONT", test_zombie_leader},
     CU_TEST_INFO_NULL,
 };
 
