@@ -4,6 +4,7 @@
  */
 #include "broker/broker.h"
 
+#include "broker/gcoord.h"
 #include "broker/repl.h"
 
 #include "common/logging.h"
@@ -16,6 +17,10 @@ void bk_broker_set_md(bk_broker *b, bk_md *md)
         bk_md_free(md);
         return;
     }
+    /* Both the ZooKeeper picture and controller requests feed the
+     * partition states; per partition the newer one wins. */
+    if (b->pending && bk_md_merge_pending(md, b->pending) < 0)
+        BK_WARN(MOD, "out of memory merging controller states");
     bk_md *old = b->md;
     b->md = md;
     int failed = bk_parts_apply(b->parts, md);
@@ -31,6 +36,8 @@ void bk_broker_part_changed(void *arg, bk_part *p, bool removing)
     bk_broker *b = arg;
     if (b->repl)
         bk_repl_part_changed(b->repl, p, removing);
+    /* A __consumer_offsets partition no longer led here: its groups go. */
+    bk_gsvc_part_changed(b->gsvc, p, removing);
     /* A fetch waiting on a partition that moved or goes must be answered
      * now: re-running it reports the new state (NOT_LEADER...). */
     bk_fw_wake(b->fwq, p);

@@ -24,19 +24,27 @@
 
 struct bk_zkb;
 struct bk_repl;
+struct bk_gsvc;
 
 typedef struct bk_broker {
     const bk_bcfg *cfg; /* read-only after start */
     bk_loop *loop;
-    bk_srv *srv;        /* listener and connections */
-    bk_parts *parts;    /* local partition logs */
-    bk_fwq *fwq;        /* delayed fetches */
-    bk_md *md;          /* latest cluster picture from ZooKeeper (owned) */
-    struct bk_zkb *zkb; /* the ZooKeeper side */
+    bk_srv *srv;          /* listener and connections */
+    bk_parts *parts;      /* local partition logs */
+    bk_fwq *fwq;          /* delayed fetches */
+    bk_md *md;            /* latest cluster picture from ZooKeeper (owned) */
+    struct bk_zkb *zkb;   /* the ZooKeeper side */
     struct bk_repl *repl; /* replication: fetchers, followers' state */
+    struct bk_gsvc *gsvc; /* group coordinator (broker/gcoord.h) */
     bk_log_config log_cfg;
     bool stopping;     /* shutdown has begun: no new work */
     bool zk_connected; /* as last reported by the session callback */
+    /* Controller requests (broker/handlers_ctrl.c): partition states they
+     * brought that ZooKeeper's picture has not caught up with yet (merged
+     * into every picture, see bk_md_merge_pending; NULL: none), and the
+     * newest controller epoch seen (older requests are fenced). */
+    bk_md *pending;
+    int32_t ctrl_epoch_seen;
 } bk_broker;
 
 /* The server's request handler: dispatches on the API key

@@ -207,10 +207,81 @@ static const bk_cfg_def schema[] = {
      .type = BK_CFG_BOOL,
      .dflt = "false",
      .doc = "elect a leader outside the ISR"},
+    {.name = "auto.leader.rebalance.enable",
+     .type = BK_CFG_BOOL,
+     .dflt = "true",
+     .doc = "the controller moves leadership back to preferred replicas"},
+    {.name = "leader.imbalance.check.interval.seconds",
+     .type = BK_CFG_LONG,
+     .dflt = "300",
+     .min = 1,
+     .max = 86400L * 365,
+     .doc = "how often the controller checks the leader imbalance"},
+    {.name = "leader.imbalance.per.broker.percentage",
+     .type = BK_CFG_INT,
+     .dflt = "10",
+     .min = 0,
+     .max = 100,
+     .doc = "imbalance per broker above which leaders are rebalanced"},
     {.name = "controlled.shutdown.enable",
      .type = BK_CFG_BOOL,
      .dflt = "true",
      .doc = "move leadership away before stopping"},
+    {.name = "controlled.shutdown.max.retries",
+     .type = BK_CFG_INT,
+     .dflt = "3",
+     .min = 1,
+     .max = I32MAX,
+     .doc = "ControlledShutdown attempts before stopping anyway"},
+    {.name = "controlled.shutdown.retry.backoff.ms",
+     .type = BK_CFG_LONG,
+     .dflt = "5000",
+     .min = 0,
+     .max = I32MAX,
+     .doc = "pause between ControlledShutdown attempts"},
+    {.name = "controller.socket.timeout.ms",
+     .type = BK_CFG_INT,
+     .dflt = "30000",
+     .min = 1,
+     .max = I32MAX,
+     .doc = "controller-to-broker request timeout"},
+    /* Consumer groups (issue #5). */
+    {.name = "offsets.topic.num.partitions",
+     .type = BK_CFG_INT,
+     .dflt = "50",
+     .min = 1,
+     .max = 10000,
+     .doc = "partitions of __consumer_offsets (group placement)"},
+    {.name = "offsets.topic.replication.factor",
+     .type = BK_CFG_INT,
+     .dflt = "3",
+     .min = 1,
+     .max = 1000,
+     .doc = "replicas of __consumer_offsets (needs that many live brokers)"},
+    {.name = "group.min.session.timeout.ms",
+     .type = BK_CFG_INT,
+     .dflt = "6000",
+     .min = 1,
+     .max = I32MAX,
+     .doc = "smallest session.timeout.ms a member may ask for"},
+    {.name = "group.max.session.timeout.ms",
+     .type = BK_CFG_INT,
+     .dflt = "1800000",
+     .min = 1,
+     .max = I32MAX,
+     .doc = "largest session.timeout.ms a member may ask for"},
+    {.name = "group.initial.rebalance.delay.ms",
+     .type = BK_CFG_INT,
+     .dflt = "3000",
+     .min = 0,
+     .max = I32MAX,
+     .doc = "wait for more members before a new group's first rebalance"},
+    {.name = "group.max.size",
+     .type = BK_CFG_INT,
+     .dflt = "2147483647",
+     .min = 1,
+     .max = I32MAX,
+     .doc = "members per group"},
     {.name = "log.level",
      .type = BK_CFG_ENUM,
      .dflt = "info",
@@ -557,8 +628,31 @@ static int fill(bk_bcfg *out, bk_cfg *cfg, const char *src, const char *text,
     out->min_insync_replicas = bk_cfg_get_int(cfg, "min.insync.replicas");
     out->unclean_leader_election =
         bk_cfg_get_bool(cfg, "unclean.leader.election.enable");
+    out->auto_leader_rebalance =
+        bk_cfg_get_bool(cfg, "auto.leader.rebalance.enable");
+    out->leader_imbalance_check_s =
+        bk_cfg_get_long(cfg, "leader.imbalance.check.interval.seconds");
+    out->leader_imbalance_pct =
+        bk_cfg_get_int(cfg, "leader.imbalance.per.broker.percentage");
     out->controlled_shutdown =
         bk_cfg_get_bool(cfg, "controlled.shutdown.enable");
+    out->controlled_shutdown_max_retries =
+        bk_cfg_get_int(cfg, "controlled.shutdown.max.retries");
+    out->controlled_shutdown_backoff_ms =
+        bk_cfg_get_long(cfg, "controlled.shutdown.retry.backoff.ms");
+    out->controller_socket_timeout_ms =
+        bk_cfg_get_int(cfg, "controller.socket.timeout.ms");
+    out->offsets_topic_partitions =
+        bk_cfg_get_int(cfg, "offsets.topic.num.partitions");
+    out->offsets_topic_rf =
+        bk_cfg_get_int(cfg, "offsets.topic.replication.factor");
+    out->group_min_session_ms =
+        bk_cfg_get_int(cfg, "group.min.session.timeout.ms");
+    out->group_max_session_ms =
+        bk_cfg_get_int(cfg, "group.max.session.timeout.ms");
+    out->group_initial_delay_ms =
+        bk_cfg_get_int(cfg, "group.initial.rebalance.delay.ms");
+    out->group_max_size = bk_cfg_get_int(cfg, "group.max.size");
     if (bk_logging_parse_level(bk_cfg_get_str(cfg, "log.level"),
                                &out->log_level) != 0)
         out->log_level = BK_LVL_INFO;

@@ -76,7 +76,21 @@ typedef struct bk_bcfg {
     int64_t replica_lag_time_max_ms;
     int min_insync_replicas;
     bool unclean_leader_election;
+    bool auto_leader_rebalance;       /* auto.leader.rebalance.enable */
+    int64_t leader_imbalance_check_s; /* leader.imbalance.check.interval.s */
+    int leader_imbalance_pct; /* leader.imbalance.per.broker.percentage */
     bool controlled_shutdown;
+    int controlled_shutdown_max_retries;    /* attempts (Kafka: 3) */
+    int64_t controlled_shutdown_backoff_ms; /* between attempts */
+    int controller_socket_timeout_ms;       /* controller's requests */
+
+    /* Consumer groups. */
+    int offsets_topic_partitions; /* offsets.topic.num.partitions */
+    int offsets_topic_rf;         /* offsets.topic.replication.factor */
+    int group_min_session_ms;     /* group.min.session.timeout.ms */
+    int group_max_session_ms;     /* group.max.session.timeout.ms */
+    int group_initial_delay_ms;   /* group.initial.rebalance.delay.ms */
+    int group_max_size;           /* group.max.size */
 
     bk_level log_level;
 

@@ -4,6 +4,8 @@
  */
 #include "broker/handlers.h"
 
+#include "broker/gcoord.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +34,19 @@ bool bk_hdl_implemented(int api_key)
     case BK_API_CREATE_TOPICS:
     case BK_API_DELETE_TOPICS:
     case BK_API_OFFSET_FOR_LEADER_EPOCH:
+    case BK_API_LEADER_AND_ISR:
+    case BK_API_STOP_REPLICA:
+    case BK_API_UPDATE_METADATA:
+    case BK_API_CONTROLLED_SHUTDOWN:
+    case BK_API_OFFSET_COMMIT:
+    case BK_API_OFFSET_FETCH:
+    case BK_API_FIND_COORDINATOR:
+    case BK_API_JOIN_GROUP:
+    case BK_API_HEARTBEAT:
+    case BK_API_LEAVE_GROUP:
+    case BK_API_SYNC_GROUP:
+    case BK_API_DESCRIBE_GROUPS:
+    case BK_API_LIST_GROUPS:
         return true;
     default:
         return false;
@@ -87,6 +102,45 @@ void bk_broker_handle(bk_srv *srv, bk_req *req, void *arg)
         break;
     case BK_API_OFFSET_FOR_LEADER_EPOCH:
         bk_hdl_offset_for_leader_epoch(b, req);
+        break;
+    case BK_API_LEADER_AND_ISR:
+        bk_hdl_leader_and_isr(b, req);
+        break;
+    case BK_API_STOP_REPLICA:
+        bk_hdl_stop_replica(b, req);
+        break;
+    case BK_API_UPDATE_METADATA:
+        bk_hdl_update_metadata(b, req);
+        break;
+    case BK_API_CONTROLLED_SHUTDOWN:
+        bk_hdl_controlled_shutdown(b, req);
+        break;
+    case BK_API_OFFSET_COMMIT:
+        bk_hdl_offset_commit(b, req);
+        break;
+    case BK_API_OFFSET_FETCH:
+        bk_hdl_offset_fetch(b, req);
+        break;
+    case BK_API_FIND_COORDINATOR:
+        bk_hdl_find_coordinator(b, req);
+        break;
+    case BK_API_JOIN_GROUP:
+        bk_hdl_join_group(b, req);
+        break;
+    case BK_API_HEARTBEAT:
+        bk_hdl_heartbeat(b, req);
+        break;
+    case BK_API_LEAVE_GROUP:
+        bk_hdl_leave_group(b, req);
+        break;
+    case BK_API_SYNC_GROUP:
+        bk_hdl_sync_group(b, req);
+        break;
+    case BK_API_DESCRIBE_GROUPS:
+        bk_hdl_describe_groups(b, req);
+        break;
+    case BK_API_LIST_GROUPS:
+        bk_hdl_list_groups(b, req);
         break;
     }
 }

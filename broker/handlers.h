@@ -33,6 +33,14 @@ void bk_hdl_list_offsets(bk_broker *b, bk_req *req);
  * answered from the leader's epoch cache. */
 void bk_hdl_offset_for_leader_epoch(bk_broker *b, bk_req *req);
 
+/* handlers_ctrl.c: the controller's requests (fenced by controller
+ * epoch, states applied through the picture) and ControlledShutdown
+ * (answered by the active controller through the ZooKeeper worker). */
+void bk_hdl_leader_and_isr(bk_broker *b, bk_req *req);
+void bk_hdl_stop_replica(bk_broker *b, bk_req *req);
+void bk_hdl_update_metadata(bk_broker *b, bk_req *req);
+void bk_hdl_controlled_shutdown(bk_broker *b, bk_req *req);
+
 /* True for the APIs brookd answers today (ApiVersions lists them). */
 bool bk_hdl_implemented(int api_key);
 

@@ -12,10 +12,13 @@
  *   6. register /brokers/ids/<id> (id taken: exit 1), read the cluster
  *      picture, create the logs of newly assigned partitions;
  *   7. sd_notify READY=1, run the loop.
- * SIGTERM/SIGINT: stop accepting, answer waiting fetches, let in-flight
- * requests finish (at most DRAIN_MS), flush every log and write the
- * checkpoints, close the ZooKeeper session (the registration vanishes at
- * once), exit 0.
+ * SIGTERM/SIGINT: when controlled.shutdown.enable, first move leadership
+ * away (ControlledShutdown to the controller, broker/ctrlchan.h) while
+ * still serving -- clients then see NOT_LEADER and go to the new leader;
+ * a second signal skips the wait.  Then stop accepting, answer waiting
+ * fetches, let in-flight requests finish (at most DRAIN_MS), flush every
+ * log and write the checkpoints, close the ZooKeeper session (the
+ * registration vanishes at once), exit 0.
  */
 #include "config.h"
 
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -33,11 +37,15 @@
 
 #include "broker/broker.h"
 #include "broker/brokercfg.h"
+#include "broker/gcoord.h"
 #include "broker/repl.h"
+#include "broker/segment.h"
+#include "broker/ctrlchan.h"
 #include "broker/zkbroker.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/logging.h"
+#include "proto/protocol.h"
 
 #define MOD           "brookd"
 #define DRAIN_MS      5000
@@ -50,6 +58,12 @@ typedef struct app {
     bk_broker b;
     bk_bcfg cfg;
     bk_zkb *zkb;
+    bk_cc *cc;  /* controller channel + controlled shutdown client */
+    bool cshut; /* controlled shutdown under way (SIGTERM) */
+    int cshut_attempts;
+    bk_timer cshut_retry; /* the next attempt, after the backoff */
+    bk_timer cshut_timer; /* waits for the moved leaderships to arrive */
+    int64_t cshut_ms;     /* when the controller answered */
     int sigfd;
     int exit_code;
     bool fatal; /* stopped because of an error, not a signal */
@@ -99,6 +113,114 @@ static void begin_shutdown(app *a, const char *why)
     bk_loop_stop(a->b.loop);
 }
 
+/* Longest wait, after the controller answered, for this broker to learn
+ * (LeaderAndIsr, or its watches) that it no longer leads. */
+#define CSHUT_SETTLE_MS 5000
+/* Pause before asking again when the controller was gone or had moved. */
+#define CSHUT_RESOLVE_MS 300
+
+/* True while a partition is led here that another in-sync replica could
+ * lead: the controller has moved it, the news is on its way. */
+static bool still_leading(app *a)
+{
+    for (bk_part *p = bk_parts_first(a->b.parts); p; p = p->next)
+        if (p->is_leader && p->nisr > 1)
+            return true;
+    return false;
+}
+
+/* Stops only once this broker knows it is a follower everywhere: a
+ * stopping broker ignores new pictures, so produce requests waiting for
+ * acks would otherwise wait for the drain's end instead of being told
+ * NOT_LEADER_FOR_PARTITION (the answer and the LeaderAndIsr travel on
+ * different connections). */
+static void on_cshut_settle(bk_loop *loop, bk_timer *t, void *arg)
+{
+    app *a = arg;
+    int64_t waited = bk_clock_mono_ms() - a->cshut_ms;
+    if (still_leading(a) && waited < CSHUT_SETTLE_MS) {
+        bk_loop_timer_arm(loop, t, 10);
+        return;
+    }
+    BK_INFO(MOD, "%s %lld ms after the controller's answer",
+            still_leading(a) ? "still leading partitions"
+                             : "no longer leading; stopping",
+            (long long)waited);
+    begin_shutdown(a, "controlled shutdown done");
+}
+
+/* True when no partition of rem[0..n) could move: each has no other
+ * in-sync replica here (the controller cannot elect anyone; retrying
+ * only delays the stop, e.g. for the last broker of a cluster). */
+static bool none_movable(app *a, const bk_ctrl_tp *rem, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bk_part *p = bk_parts_find(a->b.parts, rem[i].topic, rem[i].partition);
+        if (p && p->nisr > 1)
+            return false;
+    }
+    return true;
+}
+
+static void on_cshut_done(void *arg, int err, bk_ctrl_tp *rem, size_t n);
+
+/* Starts attempt number ++cshut_attempts. */
+static void cshut_try(app *a)
+{
+    a->cshut_attempts++;
+    if (bk_cc_controlled_shutdown(a->cc, a->b.loop, a->cshut_attempts,
+                                  on_cshut_done, a) != 0)
+        begin_shutdown(a, "controlled shutdown could not start");
+}
+
+static void on_cshut_retry(bk_loop *loop, bk_timer *t, void *arg)
+{
+    (void)loop;
+    (void)t;
+    app *a = arg;
+    if (!a->b.stopping)
+        cshut_try(a);
+}
+
+/* The outcome of one attempt: wait for the moves to arrive, retry, or
+ * give up and stop as usual. */
+static void on_cshut_done(void *arg, int err, bk_ctrl_tp *rem, size_t n)
+{
+    app *a = arg;
+    bool none = err == 0 && none_movable(a, rem, n);
+    bk_ctrl_tps_free(rem, n);
+    if (a->b.stopping)
+        return; /* a second signal, or a fatal error, came first */
+    if (err == 0 && n == 0) {
+        a->cshut_ms = bk_clock_mono_ms();
+        on_cshut_settle(a->b.loop, &a->cshut_timer, a);
+        return;
+    }
+    if (none) {
+        BK_INFO(MOD,
+                "controlled shutdown: %zu partitions have no other in-sync "
+                "replica to take over; stopping",
+                n);
+        begin_shutdown(a, "controlled shutdown done (nothing else movable)");
+        return;
+    }
+    if (a->cshut_attempts >= a->cfg.controlled_shutdown_max_retries) {
+        BK_WARN(MOD,
+                "controlled shutdown incomplete after %d attempts; "
+                "stopping anyway",
+                a->cshut_attempts);
+        begin_shutdown(a, "controlled shutdown incomplete");
+        return;
+    }
+    /* The controller is gone or moved (NOT_CONTROLLER, unreachable):
+     * its successor is elected within milliseconds, ask it soon. */
+    int64_t backoff = a->cfg.controlled_shutdown_backoff_ms;
+    if ((err == -1 || err == BK_ERR_NOT_CONTROLLER) &&
+        backoff > CSHUT_RESOLVE_MS)
+        backoff = CSHUT_RESOLVE_MS;
+    bk_loop_timer_arm(a->b.loop, &a->cshut_retry, backoff);
+}
+
 static void on_signal(bk_loop *loop, int fd, unsigned events, void *arg)
 {
     (void)loop;
@@ -110,6 +232,15 @@ static void on_signal(bk_loop *loop, int fd, unsigned events, void *arg)
             if (a->b.stopping)
                 BK_INFO(MOD, "%s again: already stopping",
                         strsignal((int)si.ssi_signo));
+            else if (!a->cshut && a->cfg.controlled_shutdown && a->cc) {
+                BK_INFO(MOD,
+                        "%s: controlled shutdown (moving leadership "
+                        "away first)",
+                        strsignal((int)si.ssi_signo));
+                a->cshut = true;
+                cshut_try(a);
+                continue;
+            }
             begin_shutdown(a, strsignal((int)si.ssi_signo));
         }
     }
@@ -126,6 +257,8 @@ static void on_fatal(void *arg, const char *why)
 static void on_md(void *arg, bk_md *md)
 {
     app *a = arg;
+    if (a->cc)
+        bk_cc_set_controller(a->cc, md);
     bk_broker_set_md(&a->b, md);
 }
 
@@ -260,6 +393,36 @@ static void drain_posts(bk_loop *loop)
     }
 }
 
+/* Raises the soft RLIMIT_NOFILE to the hard one (Kafka operators set
+ * LimitNOFILE high and expect the broker to use it; the systemd unit sets
+ * 100000) and logs it with the segment fd cache's share (half of it,
+ * broker/segment.h).  A failure is logged, not fatal. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        BK_WARN(MOD, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+        return;
+    }
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur != rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            BK_WARN(MOD, "cannot raise RLIMIT_NOFILE from %llu to %llu: %s",
+                    (unsigned long long)was, (unsigned long long)rl.rlim_max,
+                    strerror(errno));
+            rl.rlim_cur = was;
+        }
+    }
+    bk_seg_fd_stats st;
+    bk_seg_fd_cache_stats(&st); /* sizes the cache from the new limit */
+    BK_INFO(MOD,
+            "open files: limit %llu (was %llu, hard %llu); up to %zu "
+            "segment files kept open",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)was,
+            (unsigned long long)rl.rlim_max, st.capacity);
+}
+
 int main(int argc, char **argv)
 {
     const char *ov[MAX_OVERRIDES];
@@ -281,6 +444,7 @@ int main(int argc, char **argv)
     BK_INFO(MOD, "brookd %s starting: broker.id=%d, config %s", PACKAGE_VERSION,
             a.cfg.broker_id, path);
     log_config(&a.cfg);
+    raise_nofile();
 
     /* Signals: block them before any thread exists (ZooKeeper's threads
      * inherit the mask) and read them from a signalfd on the loop. */
@@ -329,6 +493,12 @@ int main(int argc, char **argv)
     if (rc != 0)
         goto out;
     b->zkb = a.zkb;
+    /* The controller tells brokers of its decisions through the channel
+     * (LeaderAndIsr / UpdateMetadata), this one included. */
+    a.cc = bk_cc_new(a.cfg.broker_id, a.cfg.controller_socket_timeout_ms);
+    if (!a.cc)
+        goto out;
+    bk_zkb_set_ctrl_notify(a.zkb, bk_cc_notify, a.cc);
     if (bk_parts_check_cluster(b->parts, bk_zkb_cluster_id(a.zkb)) != 0)
         goto out;
 
@@ -358,10 +528,16 @@ int main(int argc, char **argv)
                  bk_strerror(rc));
         goto out;
     }
+    bk_cc_set_controller(a.cc, md);
     bk_broker_set_md(b, md);
     if (bk_zkb_start(a.zkb) != 0 ||
         bk_loop_add_fd(b->loop, a.sigfd, BK_EV_READ, on_signal, &a) != 0) {
         BK_ERROR(MOD, "cannot start: out of resources");
+        goto out;
+    }
+    /* The group coordinator (and its own ZooKeeper session for offsets). */
+    if (bk_gsvc_new(b, &b->gsvc) != 0) {
+        BK_ERROR(MOD, "cannot start the group coordinator");
         goto out;
     }
 
@@ -369,6 +545,8 @@ int main(int argc, char **argv)
     bk_timer_init(&a.hw_checkpoint_timer, on_hw_checkpoint, &a);
     bk_timer_init(&a.retention_timer, on_retention, &a);
     bk_timer_init(&a.watchdog_timer, on_watchdog, &a);
+    bk_timer_init(&a.cshut_timer, on_cshut_settle, &a);
+    bk_timer_init(&a.cshut_retry, on_cshut_retry, &a);
     bk_loop_timer_arm(b->loop, &a.checkpoint_timer,
                       a.cfg.checkpoint_interval_ms);
     bk_loop_timer_arm(b->loop, &a.hw_checkpoint_timer,
@@ -410,6 +588,13 @@ int main(int argc, char **argv)
     bk_loop_timer_cancel(b->loop, &a.hw_checkpoint_timer);
     bk_loop_timer_cancel(b->loop, &a.retention_timer);
     bk_loop_timer_cancel(b->loop, &a.watchdog_timer);
+    bk_loop_timer_cancel(b->loop, &a.cshut_timer);
+    bk_loop_timer_cancel(b->loop, &a.cshut_retry);
+    /* Groups: held requests answered, the offsets worker stopped; its
+     * answers already posted run before the server goes. */
+    bk_gsvc_free(b->gsvc);
+    b->gsvc = NULL;
+    drain_posts(b->loop);
     /* Fetchers stop before the logs are flushed for the last time. */
     bk_repl_free(b->repl);
     b->repl = NULL;
@@ -426,6 +611,11 @@ int main(int argc, char **argv)
      * not be durable: say so with the exit status. */
     a.exit_code = a.fatal || frc != 0 || crc != 0 ? EXIT_RUNTIME : 0;
 out:
+    if (b->gsvc) {
+        bk_gsvc_free(b->gsvc);
+        b->gsvc = NULL;
+        drain_posts(b->loop);
+    }
     if (a.zkb) {
         bk_zkb_stopping(a.zkb);
         bk_zkb_close(a.zkb);
@@ -436,12 +626,18 @@ out:
         if (a.exit_code == 0)
             BK_INFO(MOD, "ZooKeeper session closed; bye");
     }
+    /* After the worker stopped (it calls the channel's notify hook). */
+    bk_cc_free(a.cc);
+    a.cc = NULL;
+    if (b->loop)
+        drain_posts(b->loop); /* a late controlled-shutdown answer */
     bk_repl_free(b->repl);
     b->repl = NULL;
     bk_srv_free(b->srv);
     bk_fwq_free(b->fwq);
     bk_parts_free(b->parts);
     bk_md_free(b->md);
+    bk_md_free(b->pending);
     if (b->loop)
         bk_loop_free(b->loop);
     if (a.sigfd >= 0)

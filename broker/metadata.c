@@ -125,6 +125,7 @@ bk_md *bk_md_clone(const bk_md *md)
         bk_md_broker *d = &c->brokers[i];
         d->id = s->id;
         d->port = s->port;
+        d->epoch = s->epoch;
         d->host = strdup(s->host);
         d->rack = strdup(s->rack);
         c->nbrokers++;
@@ -210,6 +211,13 @@ const bk_md_part *bk_md_part_find(const bk_md *md, const char *topic,
     return &t->parts[partition];
 }
 
+void bk_md_set_broker_epoch(bk_md *md, int32_t id, int64_t epoch)
+{
+    size_t i = broker_pos(md, id);
+    if (i < md->nbrokers && md->brokers[i].id == id)
+        md->brokers[i].epoch = epoch;
+}
+
 int bk_md_set_broker(bk_md *md, int32_t id, const char *host, int32_t port,
                      const char *rack)
 {
@@ -221,7 +229,9 @@ int bk_md_set_broker(bk_md *md, int32_t id, const char *host, int32_t port,
         return -BK_ENOMEM;
     }
     size_t i = broker_pos(md, id);
+    int64_t epoch = 0; /* kept across an update of the same broker */
     if (i < md->nbrokers && md->brokers[i].id == id) {
+        epoch = md->brokers[i].epoch;
         broker_free(&md->brokers[i]);
     } else {
         if (md->nbrokers == md->cap_brokers) {
@@ -239,7 +249,7 @@ int bk_md_set_broker(bk_md *md, int32_t id, const char *host, int32_t port,
                 (md->nbrokers - i) * sizeof *md->brokers);
         md->nbrokers++;
     }
-    md->brokers[i] = (bk_md_broker){id, h, port, r};
+    md->brokers[i] = (bk_md_broker){id, h, port, r, epoch};
     return 0;
 }
 
@@ -433,4 +443,48 @@ int bk_md_set_cluster_id(bk_md *md, const char *id)
     free(md->cluster_id);
     md->cluster_id = d;
     return 0;
+}
+
+int bk_md_state_cmp(const bk_md_part *a, const bk_md_part *b)
+{
+    if (a->has_state != b->has_state)
+        return a->has_state ? 1 : -1;
+    if (!a->has_state)
+        return 0;
+    if (a->leader_epoch != b->leader_epoch)
+        return a->leader_epoch > b->leader_epoch ? 1 : -1;
+    if (a->zk_version != b->zk_version)
+        return a->zk_version > b->zk_version ? 1 : -1;
+    return 0;
+}
+
+int bk_md_merge_pending(bk_md *md, bk_md *pending)
+{
+    int applied = 0;
+    /* Backwards: removing a topic shifts the ones after it. */
+    for (size_t ti = pending->ntopics; ti-- > 0;) {
+        bk_md_topic *pt = &pending->topics[ti];
+        bool left = false;
+        for (size_t k = 0; k < pt->nparts; k++) {
+            bk_md_part *pp = &pt->parts[k];
+            if (!pp->has_state)
+                continue;
+            bk_md_part *mp =
+                (bk_md_part *)bk_md_part_find(md, pt->name, pp->index);
+            if (!mp || bk_md_state_cmp(pp, mp) <= 0) {
+                pp->has_state = false; /* caught up with, or gone */
+                continue;
+            }
+            int rc = bk_md_set_state(md, pt->name, pp->index, pp->leader,
+                                     pp->leader_epoch, pp->controller_epoch,
+                                     pp->zk_version, pp->isr, pp->nisr);
+            if (rc != 0)
+                return rc;
+            applied++;
+            left = true; /* kept until md's own source catches up */
+        }
+        if (!left)
+            bk_md_remove_topic(pending, pt->name);
+    }
+    return applied;
 }

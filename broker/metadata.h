@@ -25,6 +25,9 @@ typedef struct bk_md_broker {
     char *host; /* owned */
     int32_t port;
     char *rack; /* owned, "" = none */
+    /* The registration znode's czxid (Kafka's broker epoch): a broker that
+     * restarted and registered again has a new one.  0: unknown. */
+    int64_t epoch;
 } bk_md_broker;
 
 typedef struct bk_md_part {
@@ -78,6 +81,8 @@ const bk_md_part *bk_md_part_find(const bk_md *md, const char *topic,
 int bk_md_set_broker(bk_md *md, int32_t id, const char *host, int32_t port,
                      const char *rack);
 void bk_md_remove_broker(bk_md *md, int32_t id);
+/* Sets a registered broker's epoch (no-op for an unknown id). */
+void bk_md_set_broker_epoch(bk_md *md, int32_t id, int64_t epoch);
 /* Sets the brokers to exactly ids[0..n): drops the others (their data
  * must then be set with bk_md_set_broker). */
 void bk_md_retain_brokers(bk_md *md, const int32_t *ids, size_t n);
@@ -105,5 +110,23 @@ int bk_md_set_state(bk_md *md, const char *topic, int32_t partition,
 /* Forgets a partition's state (the znode is gone). */
 void bk_md_clear_state(bk_md *md, const char *topic, int32_t partition);
 int bk_md_set_cluster_id(bk_md *md, const char *id);
+
+/* Which of two partition states is newer: leader_epoch first, then the
+ * state znode's zk_version (an ISR change keeps the epoch and bumps the
+ * version).  > 0 when a is newer, 0 when equal, < 0 when older; a state
+ * that is absent (!has_state) is older than any present one. */
+int bk_md_state_cmp(const bk_md_part *a, const bk_md_part *b);
+
+/* The merge of the two ways a broker learns partition states: the
+ * ZooKeeper worker posts whole pictures (md), which may be older than
+ * states a controller request (LeaderAndIsr / UpdateMetadata) already
+ * brought; those wait in `pending` (a picture holding only such states).
+ * Per partition, the newer state wins: a pending state newer than md's
+ * is copied into md; one md has caught up with (same or newer), or
+ * whose partition md no longer has (topic deleted), is dropped from
+ * pending, as are topics of pending left without states.  Returns the
+ * number of states copied into md, or -BK_ENOMEM (md then holds what was
+ * merged so far). */
+int bk_md_merge_pending(bk_md *md, bk_md *pending);
 
 #endif

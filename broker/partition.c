@@ -734,7 +734,10 @@ int bk_parts_apply(bk_parts *ps, const bk_md *md)
     bk_part *p = ps->all;
     while (p) {
         bk_part *next = p->next;
-        if (!bk_md_part_find(md, p->topic, p->index))
+        /* Gone, or reassigned away from this broker (Kafka's StopReplica
+         * with deletePartition): the log goes. */
+        const bk_md_part *mp = bk_md_part_find(md, p->topic, p->index);
+        if (!mp || !contains(mp->replicas, mp->nreplicas, ps->broker_id))
             delete_part(ps, p);
         p = next;
     }

@@ -139,14 +139,17 @@ typedef enum job_type {
     J_DELETE,    /* DeleteTopics request */
     J_AUTO,      /* auto-create topic */
     J_CALL,      /* bk_zkb_call: run fn(zk, arg) */
+    J_CSHUT,     /* ControlledShutdown of broker `id` (controller side) */
 } job_type;
 
 typedef struct job {
     job_type type;
-    char *path;         /* J_WATCH; J_AUTO: the topic */
-    bk_zk_state state;  /* J_SESSION */
-    bk_req *req;        /* J_CREATE, J_DELETE (held) */
-    bk_zkb_call_fn *fn; /* J_CALL */
+    char *path;             /* J_WATCH; J_AUTO: the topic */
+    bk_zk_state state;      /* J_SESSION */
+    bk_req *req;            /* J_CREATE, J_DELETE (held) */
+    bk_zkb_call_fn *fn;     /* J_CALL */
+    bk_zkb_cshut_fn *cshut; /* J_CSHUT, with id */
+    int32_t id;
     void *arg;
     struct job *next;
 } job;
@@ -160,6 +163,8 @@ struct bk_zkb {
     int64_t boot_session; /* the same as read at start (prev_session then
                              follows our registrations) */
     bk_ctrl *ctrl;        /* the controller (runs on the worker) */
+    /* Worker: monotonic ms of the next leader-imbalance check. */
+    int64_t next_rebalance;
     /* Worker-owned. */
     bk_md *md;
     strset armed;
@@ -216,6 +221,39 @@ static job *pop(bk_zkb *z)
         z->head = j->next;
         if (!z->head)
             z->tail = NULL;
+    }
+    pthread_mutex_unlock(&z->mu);
+    return j;
+}
+
+/* pop(), but giving up at the monotonic time due_ms: NULL with *timeout
+ * set then (NULL without it: told to quit). */
+static job *pop_until(bk_zkb *z, int64_t due_ms, bool *timeout)
+{
+    *timeout = false;
+    int64_t left = due_ms - bk_clock_mono_ms();
+    if (left < 0)
+        left = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(left / 1000);
+    ts.tv_nsec += (long)(left % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&z->mu);
+    while (!z->head && !z->quit)
+        if (pthread_cond_timedwait(&z->cv, &z->mu, &ts) == ETIMEDOUT)
+            break;
+    job *j = NULL;
+    if (!z->quit && z->head) {
+        j = z->head;
+        z->head = j->next;
+        if (!z->head)
+            z->tail = NULL;
+    } else if (!z->quit) {
+        *timeout = true;
     }
     pthread_mutex_unlock(&z->mu);
     return j;
@@ -541,7 +579,8 @@ static int read_brokers(bk_zkb *z)
         char path[BK_ZKC_PATH_MAX];
         bk_zkc_path_broker(path, (int32_t)id);
         bk_buf_reset(&b);
-        rc = bk_zk_get(z->zk, path, &b, NULL, NULL, NULL);
+        bk_zk_stat st;
+        rc = bk_zk_get(z->zk, path, &b, &st, NULL, NULL);
         if (rc == -BK_ENOENT) {
             rc = 0; /* gone meanwhile; the children watch tells us */
             continue;
@@ -557,6 +596,9 @@ static int read_brokers(bk_zkb *z)
         }
         rc = bk_md_set_broker(z->md, (int32_t)id, br.host, br.port,
                               br.has_rack ? br.rack : "");
+        /* The registration's czxid: the controller tells a restarted
+         * broker from one that never went away by it. */
+        bk_md_set_broker_epoch(z->md, (int32_t)id, st.czxid);
         keep[nkeep++] = (int32_t)id;
     }
     bk_buf_free(&b);
@@ -578,8 +620,45 @@ static int read_marks(bk_zkb *z)
         sset_add(&z->marks, names.v[i]);
     for (size_t i = 0; i < z->md->ntopics; i++)
         z->md->topics[i].deleting = sset_has(&z->marks, z->md->topics[i].name);
+    if (names.n > 0) /* the controller finishes deletions left undone */
+        bk_ctrl_admin_changed(z->ctrl, BK_CTRL_ADMIN_DELETE);
     bk_zk_strings_free(&names);
     return 0;
+}
+
+/* /admin/preferred_replica_election and /isr_change_notification are
+ * watched for the controller, which reads and deletes what is there
+ * (every broker watches: the one that becomes controller must not have
+ * to arm its watches first). */
+static int read_preferred(bk_zkb *z)
+{
+    bk_buf b = BK_BUF_INIT;
+    int rc = watched_get(z, BK_ZKC_PREFERRED, &b, NULL);
+    bk_buf_free(&b);
+    if (rc == 0)
+        bk_ctrl_admin_changed(z->ctrl, BK_CTRL_ADMIN_PREFERRED);
+    return rc == -BK_ENOENT ? 0 : rc;
+}
+
+static int read_isr_changes(bk_zkb *z)
+{
+    bk_zk_strings names = {0};
+    int rc = watched_children(z, BK_ZKC_ISR_CHANGE, &names);
+    if (rc == 0 && names.n > 0)
+        bk_ctrl_admin_changed(z->ctrl, BK_CTRL_ADMIN_ISR_CHANGE);
+    bk_zk_strings_free(&names);
+    return rc;
+}
+
+/* /admin/reassign_partitions is only watched here: the controller reads
+ * it itself when it runs (broker/reassign.h), which every firing of
+ * this watch makes it do. */
+static int watch_reassign(bk_zkb *z)
+{
+    bk_buf b = BK_BUF_INIT;
+    int rc = watched_get(z, BK_ZKC_REASSIGN, &b, NULL);
+    bk_buf_free(&b);
+    return rc == -BK_ENOENT ? 0 : rc;
 }
 
 static int read_controller(bk_zkb *z)
@@ -620,6 +699,12 @@ static int read_all(bk_zkb *z)
     if (rc == 0)
         rc = read_controller(z);
     if (rc == 0)
+        rc = watch_reassign(z);
+    if (rc == 0)
+        rc = read_preferred(z);
+    if (rc == 0)
+        rc = read_isr_changes(z);
+    if (rc == 0)
         md->complete = true;
     return rc;
 }
@@ -644,10 +729,19 @@ static int read_for_path(bk_zkb *z, const char *path)
         sset_del(&z->armed, k);
         return read_marks(z);
     }
+    if (strcmp(path, BK_ZKC_ISR_CHANGE) == 0) {
+        key(k, sizeof k, 'c', path);
+        sset_del(&z->armed, k);
+        return read_isr_changes(z);
+    }
     key(k, sizeof k, 'd', path);
     sset_del(&z->armed, k);
     if (strcmp(path, BK_ZKC_CONTROLLER) == 0)
         return read_controller(z);
+    if (strcmp(path, BK_ZKC_PREFERRED) == 0)
+        return read_preferred(z);
+    if (strcmp(path, BK_ZKC_REASSIGN) == 0)
+        return watch_reassign(z);
     static const char configs[] = BK_ZKC_CONFIG_TOPICS "/";
     if (strncmp(path, configs, sizeof configs - 1) == 0) {
         const char *t = path + sizeof configs - 1;
@@ -889,6 +983,40 @@ static void renew_session(bk_zkb *z)
 
 /* -------------------------------- worker -------------------------------- */
 
+/* auto.leader.rebalance.enable: every leader.imbalance.check.interval.
+ * seconds the controller gives leaderships back to preferred replicas of
+ * imbalanced brokers (Kafka's checkAndTriggerAutoLeaderRebalance). */
+static void rebalance_tick(bk_zkb *z)
+{
+    if (!bk_ctrl_is_active(z->ctrl))
+        return;
+    int rc = bk_ctrl_rebalance(z->ctrl, z->zk, z->md);
+    if (rc < 0)
+        BK_WARN(MOD, "leader rebalance: %s (retrying at the next check)",
+                bk_strerror(rc));
+    else if (rc > 0)
+        post_md(z); /* the states it wrote */
+}
+
+/* The next job, running the periodic rebalance check while waiting. */
+static job *next_job(bk_zkb *z)
+{
+    const bk_bcfg *cfg = z->o.cfg;
+    if (!cfg->auto_leader_rebalance)
+        return pop(z);
+    int64_t every = cfg->leader_imbalance_check_s * 1000;
+    if (z->next_rebalance == 0)
+        z->next_rebalance = bk_clock_mono_ms() + every;
+    for (;;) {
+        bool timeout;
+        job *j = pop_until(z, z->next_rebalance, &timeout);
+        if (!timeout)
+            return j;
+        z->next_rebalance = bk_clock_mono_ms() + every;
+        rebalance_tick(z);
+    }
+}
+
 static void *worker(void *arg)
 {
     bk_zkb *z = arg;
@@ -900,7 +1028,7 @@ static void *worker(void *arg)
                 bk_strerror(crc));
     if (bk_ctrl_is_active(z->ctrl))
         post_md(z);
-    while ((j = pop(z)) != NULL) {
+    while ((j = next_job(z)) != NULL) {
         int rc = 0;
         switch (j->type) {
         case J_WATCH:
@@ -957,6 +1085,16 @@ static void *worker(void *arg)
         case J_CALL:
             j->fn(z->zk, j->arg);
             break;
+        case J_CSHUT: {
+            bk_ctrl_tp *rem = NULL;
+            size_t nrem = 0;
+            rc = bk_ctrl_controlled_shutdown(z->ctrl, z->zk, z->md, j->id, &rem,
+                                             &nrem);
+            if (rc == 0)
+                post_md(z); /* the states it wrote */
+            j->cshut(j->arg, rc, rem, nrem);
+            break;
+        }
         }
         job_free(j);
     }
@@ -987,6 +1125,8 @@ int bk_zkb_open(const bk_zkb_opts *o, bk_zkb **out)
         bk_zkb_close(z);
         return -BK_ENOMEM;
     }
+    bk_ctrl_set_rebalance(z->ctrl, o->cfg->auto_leader_rebalance,
+                          o->cfg->leader_imbalance_pct);
     bk_zk_opts zo = {.connect = o->cfg->zk_connect,
                      .session_timeout_ms = o->cfg->zk_session_timeout_ms,
                      .connect_timeout_ms = o->cfg->zk_connection_timeout_ms,
@@ -1078,6 +1218,8 @@ void bk_zkb_close(bk_zkb *z)
                         "the broker is shutting down");
         if (j->fn)
             j->fn(NULL, j->arg);
+        if (j->cshut)
+            j->cshut(j->arg, -BK_EIO, NULL, 0);
         job_free(j);
         j = next;
     }
@@ -1134,6 +1276,26 @@ void bk_zkb_auto_create(bk_zkb *z, const char *topic)
         return;
     }
     push(z, j);
+}
+
+void bk_zkb_set_ctrl_notify(bk_zkb *z, bk_ctrl_notify_fn *fn, void *arg)
+{
+    assert(!z->started);
+    bk_ctrl_set_notify(z->ctrl, fn, arg);
+}
+
+int bk_zkb_controlled_shutdown(bk_zkb *z, int32_t broker_id,
+                               bk_zkb_cshut_fn *done, void *arg)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -BK_ENOMEM;
+    j->type = J_CSHUT;
+    j->id = broker_id;
+    j->cshut = done;
+    j->arg = arg;
+    push(z, j);
+    return 0;
 }
 
 int bk_zkb_call(bk_zkb *z, bk_zkb_call_fn *fn, void *arg)

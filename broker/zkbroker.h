@@ -101,6 +101,21 @@ void bk_zkb_delete_topics(bk_zkb *z, bk_req *req);
  * default.replication.factor, without an answer (auto-creation). */
 void bk_zkb_auto_create(bk_zkb *z, const char *topic);
 
+/* Main thread, before bk_zkb_start: the controller's hook that tells
+ * brokers of state changes (bk_ctrl_set_notify; broker/ctrlchan.h). */
+void bk_zkb_set_ctrl_notify(bk_zkb *z, bk_ctrl_notify_fn *fn, void *arg);
+
+/* Loop thread: runs bk_ctrl_controlled_shutdown(broker_id) on the worker
+ * (then posts the picture it changed); done(arg, rc, remaining, n) is
+ * called on the worker with the outcome and takes remaining (free with
+ * bk_ctrl_tps_free); it must only post to the loop.  When the worker
+ * stops first, done gets rc = -BK_EIO and no partitions.  0 or
+ * -BK_ENOMEM (done not called). */
+typedef void bk_zkb_cshut_fn(void *arg, int rc, bk_ctrl_tp *remaining,
+                             size_t n);
+int bk_zkb_controlled_shutdown(bk_zkb *z, int32_t broker_id,
+                               bk_zkb_cshut_fn *done, void *arg);
+
 /* Runs fn(zk, arg) on the worker thread, in turn with the other jobs (it
  * may block on ZooKeeper; it must not touch broker state and reports back
  * with bk_loop_post).  When the worker stops before running it, fn gets

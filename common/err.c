@@ -33,6 +33,10 @@ const char *bk_strerror(int rc)
         return "already exists";
     case BK_ECONFIG:
         return "configuration error";
+    case BK_EPERM:
+        return "not permitted";
+    case BK_ECANCELED:
+        return "canceled";
     }
     return "unknown error";
 }

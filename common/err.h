@@ -25,6 +25,8 @@ enum {
     BK_EUNSUPPORTED = 9, /* unknown codec, magic, version */
     BK_EEXIST = 10,      /* already exists */
     BK_ECONFIG = 11,     /* configuration error (details from bk_cfg_errors) */
+    BK_EPERM = 12,       /* not in this role (e.g. not the controller) */
+    BK_ECANCELED = 13,   /* given up: the service is stopping */
 };
 
 #include <stddef.h>

@@ -885,10 +885,11 @@ int bk_zkc_isr_change_encode(const bk_zkc_tp *tps, size_t n, bk_buf *out)
     return finish_write(&w);
 }
 
-int bk_zkc_isr_change_decode(const void *data, size_t len, bk_zkc_tp **out,
-                             size_t *n, char *err, size_t errlen)
+/* {"version":1,"partitions":[{"topic":..,"partition":..}]}, shared by
+ * the ISR change notification and the preferred replica election. */
+static int tps_decode(const char *what, const void *data, size_t len,
+                      bk_zkc_tp **out, size_t *n, char *err, size_t errlen)
 {
-    const char *what = "ISR change notification";
     *out = NULL;
     *n = 0;
     bk_json *r = NULL;
@@ -918,6 +919,179 @@ int bk_zkc_isr_change_decode(const void *data, size_t len, bk_zkc_tp **out,
         }
     }
     *out = tps;
+    *n = cnt;
+out:
+    bk_json_free(r);
+    return rc;
+}
+
+int bk_zkc_isr_change_decode(const void *data, size_t len, bk_zkc_tp **out,
+                             size_t *n, char *err, size_t errlen)
+{
+    return tps_decode("ISR change notification", data, len, out, n, err,
+                      errlen);
+}
+
+int bk_zkc_preferred_encode(const bk_zkc_tp *tps, size_t n, bk_buf *out)
+{
+    return bk_zkc_isr_change_encode(tps, n, out); /* the same JSON */
+}
+
+int bk_zkc_preferred_decode(const void *data, size_t len, bk_zkc_tp **out,
+                            size_t *n, char *err, size_t errlen)
+{
+    return tps_decode("preferred replica election", data, len, out, n, err,
+                      errlen);
+}
+
+/* ------------------- partition reassignment ------------------- */
+
+int bk_zkc_reassign_encode(const bk_zkc_reassign *v, size_t n, bk_buf *out)
+{
+    bk_json_w w;
+    bk_json_w_init(&w, out);
+    bk_json_w_obj_begin(&w);
+    bk_json_w_key(&w, "version");
+    bk_json_w_int(&w, 1);
+    bk_json_w_key(&w, "partitions");
+    bk_json_w_arr_begin(&w);
+    for (size_t i = 0; i < n; i++) {
+        assert(v[i].nreplicas >= 0 && v[i].nreplicas <= BK_TOPIC_MAX_RF);
+        bk_json_w_obj_begin(&w);
+        bk_json_w_key(&w, "topic");
+        bk_json_w_str(&w, v[i].topic);
+        bk_json_w_key(&w, "partition");
+        bk_json_w_int(&w, v[i].partition);
+        bk_json_w_key(&w, "replicas");
+        bk_json_w_arr_begin(&w);
+        for (int32_t r = 0; r < v[i].nreplicas; r++)
+            bk_json_w_int(&w, v[i].replicas[r]);
+        bk_json_w_arr_end(&w);
+        bk_json_w_obj_end(&w);
+    }
+    bk_json_w_arr_end(&w);
+    bk_json_w_obj_end(&w);
+    return finish_write(&w);
+}
+
+/* One entry of a reassignment; messages name it ("t-0", or its index
+ * while the name is not known yet). */
+static int reassign_entry(const bk_json *e, size_t i, bk_zkc_reassign *out,
+                          char *err, size_t errlen)
+{
+    const char *what = "reassignment";
+    char at[64];
+    snprintf(at, sizeof at, "%s: partitions[%zu]", what, i);
+    if (!bk_json_is(e, BK_JSON_OBJECT)) {
+        bk_errf(err, errlen, "%s is not an object", at);
+        return -BK_ECORRUPT;
+    }
+    int rc = get_str(e, "topic", out->topic, sizeof out->topic, false, NULL, at,
+                     err, errlen);
+    if (rc == 0 && out->topic[0] == '\0') {
+        bk_errf(err, errlen, "%s: \"topic\" is empty", at);
+        rc = -BK_ECORRUPT;
+    }
+    /* The name goes into znode paths: "..", "a/b" must not. */
+    char why[200];
+    if (rc == 0 && bk_topic_validate_name(out->topic, why, sizeof why) != 0) {
+        bk_errf(err, errlen, "%s: %s", at, why);
+        rc = -BK_ECORRUPT;
+    }
+    if (rc == 0)
+        rc = get_i32(e, "partition", &out->partition, 0, at, err, errlen);
+    if (rc)
+        return rc;
+    const bk_json *reps = bk_json_get(e, "replicas");
+    if (!bk_json_is(reps, BK_JSON_ARRAY)) {
+        bk_errf(err, errlen, "%s: %s-%" PRId32 ": \"replicas\" is %s", what,
+                out->topic, out->partition, reps ? "not an array" : "missing");
+        return -BK_ECORRUPT;
+    }
+    size_t n = bk_json_len(reps);
+    if (n == 0 || n > BK_TOPIC_MAX_RF) {
+        if (n == 0)
+            bk_errf(err, errlen,
+                    "%s: %s-%" PRId32 ": the replica list is empty", what,
+                    out->topic, out->partition);
+        else
+            bk_errf(err, errlen, "%s: %s-%" PRId32 ": more than %d replicas",
+                    what, out->topic, out->partition, BK_TOPIC_MAX_RF);
+        return -BK_ECORRUPT;
+    }
+    for (size_t r = 0; r < n; r++) {
+        int32_t id;
+        if (bk_json_int32(bk_json_at(reps, r), &id) != 0 || id < 0) {
+            bk_errf(err, errlen,
+                    "%s: %s-%" PRId32 ": replica %zu is not a broker id "
+                    "(an integer >= 0)",
+                    what, out->topic, out->partition, r + 1);
+            return -BK_ECORRUPT;
+        }
+        for (size_t k = 0; k < r; k++) {
+            if (out->replicas[k] == id) {
+                bk_errf(err, errlen,
+                        "%s: %s-%" PRId32 ": broker %" PRId32
+                        " is listed twice in the replicas",
+                        what, out->topic, out->partition, id);
+                return -BK_ECORRUPT;
+            }
+        }
+        out->replicas[r] = id;
+    }
+    out->nreplicas = (int32_t)n;
+    return 0;
+}
+
+int bk_zkc_reassign_decode(const void *data, size_t len, bk_zkc_reassign **out,
+                           size_t *n, char *err, size_t errlen)
+{
+    const char *what = "reassignment";
+    *out = NULL;
+    *n = 0;
+    bk_json *r = NULL;
+    int rc = parse_doc(data, len, what, &r, err, errlen);
+    if (rc)
+        return rc;
+    int32_t version = 1;
+    if (bk_json_get(r, "version") &&
+        ((rc = get_i32(r, "version", &version, 1, what, err, errlen)) != 0 ||
+         version != 1)) {
+        if (rc == 0)
+            bk_errf(err, errlen, "%s: unknown \"version\" %" PRId32, what,
+                    version);
+        rc = -BK_ECORRUPT;
+        goto out;
+    }
+    const bk_json *parts = bk_json_get(r, "partitions");
+    if (!bk_json_is(parts, BK_JSON_ARRAY)) {
+        bk_errf(err, errlen, "%s: \"partitions\" is %s", what,
+                parts ? "not an array" : "missing");
+        rc = -BK_ECORRUPT;
+        goto out;
+    }
+    size_t cnt = bk_json_len(parts);
+    bk_zkc_reassign *v = cnt ? calloc(cnt, sizeof *v) : NULL;
+    if (cnt && !v) {
+        rc = -BK_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        rc = reassign_entry(bk_json_at(parts, i), i, &v[i], err, errlen);
+        for (size_t k = 0; k < i && rc == 0; k++) {
+            if (v[k].partition == v[i].partition &&
+                strcmp(v[k].topic, v[i].topic) == 0) {
+                bk_errf(err, errlen, "%s: %s-%" PRId32 " is listed twice", what,
+                        v[i].topic, v[i].partition);
+                rc = -BK_ECORRUPT;
+            }
+        }
+    }
+    if (rc) {
+        free(v);
+        goto out;
+    }
+    *out = v;
     *n = cnt;
 out:
     bk_json_free(r);

@@ -19,6 +19,9 @@
  *   /config/changes/config_change_<seq>
  *                              {"version":2,"entity_path":"topics/<t>"}
  *   /admin/delete_topics/<t>   no data
+ *   /admin/preferred_replica_election
+ *                              {"version":1,"partitions":[{"topic":..,
+ *                               "partition":..}]}
  *   /isr_change_notification/isr_change_<seq>
  *                              {"version":1,"partitions":[{"topic":..,
  *                               "partition":..}]}
@@ -207,6 +210,34 @@ int bk_zkc_isr_change_encode(const bk_zkc_tp *tps, size_t n, bk_buf *out);
 /* *out is malloc'd (free()); *n its length. */
 int bk_zkc_isr_change_decode(const void *data, size_t len, bk_zkc_tp **out,
                              size_t *n, char *err, size_t errlen);
+
+/* ------------------- partition reassignment ------------------- */
+/* /admin/reassign_partitions, and the file of `brookctl partitions
+ * reassign` (Kafka's kafka-reassign-partitions.sh format):
+ *   {"version":1,"partitions":[{"topic":"t","partition":0,
+ *                               "replicas":[1,2,3]},...]}
+ * Decode checks the shape (a topic name, a partition >= 0, 1..
+ * BK_TOPIC_MAX_RF distinct broker ids >= 0, no partition listed twice;
+ * Kafka's optional "log_dirs" is accepted and ignored), not whether the
+ * topic or brokers exist. */
+typedef struct bk_zkc_reassign {
+    char topic[BK_TOPIC_NAME_MAX + 1];
+    int32_t partition;
+    int32_t nreplicas;
+    int32_t replicas[BK_TOPIC_MAX_RF];
+} bk_zkc_reassign;
+
+int bk_zkc_reassign_encode(const bk_zkc_reassign *v, size_t n, bk_buf *out);
+/* *out is malloc'd (free()), *n its length (may be 0). */
+int bk_zkc_reassign_decode(const void *data, size_t len, bk_zkc_reassign **out,
+                           size_t *n, char *err, size_t errlen);
+
+/* /admin/preferred_replica_election: the same JSON as an ISR change
+ * notification ({"version":1,"partitions":[{"topic":..,"partition":..}]}),
+ * the partitions whose preferred replica should lead again. */
+int bk_zkc_preferred_encode(const bk_zkc_tp *tps, size_t n, bk_buf *out);
+int bk_zkc_preferred_decode(const void *data, size_t len, bk_zkc_tp **out,
+                            size_t *n, char *err, size_t errlen);
 
 /* ----------------------------- cluster id ----------------------------- */
 #define BK_ZKC_CLUSTER_ID_LEN 22 /* base64url of a random UUID, no '=' */

@@ -11,7 +11,9 @@
  * it is back in the ISR of every partition, and starts the next round.
  * 10 rounds, 100 with bk_test_long (issue #4).  The bounce loop does the
  * same but restarts the killed leader at once, before its session
- * expired, as systemd's Restart= would (5 rounds, 30 with --long).
+ * expired, as systemd's Restart= would (5 rounds, 30 with --long): the
+ * controller must notice the new registration (broker epoch) and move
+ * the leadership as for a failure.
  *
  * Afterwards, for every partition:
  *   - every acknowledged number is in the log (read by a consumer up to the
@@ -368,6 +370,10 @@ static void kill_loop(int rounds, bool bounce)
             for (int part = 0; back && part < NPART; part++)
                 back =
                     read_state(part, &st) && st.nisr == 3 && isr_has(&st, dead);
+            /* A bounce is a failure too: the controller sees the new
+             * registration (broker epoch) and moves the leadership. */
+            if (back && bounce)
+                back = read_state(0, &st) && st.leader != dead;
         }
         int64_t rejoin = bk_clock_mono_ms() - t0;
         bk_zkc_pstate st0;

@@ -727,6 +727,78 @@ static void test_server(void)
     bk_loop_free(srv_loop);
 }
 
+/* The merge of controller-request states (pending) into ZooKeeper
+ * pictures: per partition the newer (leader_epoch, then zk_version)
+ * wins, pending entries md caught up with or that md lost are dropped. */
+static void test_md_merge_pending(void)
+{
+    int32_t r0[] = {1, 2, 3}, r1[] = {2, 3, 1}, r2[] = {3, 1, 2};
+    int32_t *reps[] = {r0, r1, r2};
+    size_t nrep[] = {3, 3, 3};
+    int32_t isr3[] = {1, 2, 3}, isr2[] = {2, 3}, isr1[] = {3};
+    bk_md *md = bk_md_new(), *pend = bk_md_new();
+    CU_ASSERT_FATAL(md && pend);
+    CU_ASSERT_EQUAL(bk_md_set_topic(md, "t", 3, reps, nrep), 0);
+    CU_ASSERT_EQUAL(bk_md_set_topic(md, "u", 1, reps, nrep), 0);
+    CU_ASSERT_EQUAL(bk_md_set_topic(pend, "t", 3, reps, nrep), 0);
+    CU_ASSERT_EQUAL(bk_md_set_topic(pend, "gone", 1, reps, nrep), 0);
+    /* ZooKeeper's (older) picture. */
+    bk_md_set_state(md, "t", 0, 1, 5, 1, 7, isr3, 3);
+    bk_md_set_state(md, "t", 1, 2, 5, 1, 3, isr3, 3);
+    bk_md_set_state(md, "t", 2, 3, 9, 1, 4, isr3, 3);
+    bk_md_set_state(md, "u", 0, 1, 1, 1, 0, isr3, 3);
+    /* Requests brought: t/0 a new leader (epoch 6, older zk_version
+     * number must not matter), t/1 an ISR shrink (same epoch, newer
+     * version), t/2 a state older than md's, gone/0 a deleted topic. */
+    bk_md_set_state(pend, "t", 0, 2, 6, 2, 2, isr2, 2);
+    bk_md_set_state(pend, "t", 1, 2, 5, 2, 4, isr2, 2);
+    bk_md_set_state(pend, "t", 2, 1, 8, 2, 9, isr1, 1);
+    bk_md_set_state(pend, "gone", 0, 1, 1, 1, 1, isr1, 1);
+    CU_ASSERT_EQUAL(bk_md_merge_pending(md, pend), 2);
+    const bk_md_part *p0 = bk_md_part_find(md, "t", 0);
+    const bk_md_part *p1 = bk_md_part_find(md, "t", 1);
+    const bk_md_part *p2 = bk_md_part_find(md, "t", 2);
+    CU_ASSERT(p0->leader == 2 && p0->leader_epoch == 6 && p0->nisr == 2);
+    CU_ASSERT(p1->leader == 2 && p1->zk_version == 4 && p1->nisr == 2 &&
+              p1->isr[0] == 2 && p1->isr[1] == 3);
+    CU_ASSERT(p2->leader == 3 && p2->leader_epoch == 9 && p2->nisr == 3);
+    /* Kept: t/0 and t/1 (md's source has not caught up); dropped: t/2
+     * (older) and the deleted topic. */
+    CU_ASSERT_PTR_NULL(bk_md_topic_find(pend, "gone"));
+    CU_ASSERT_TRUE(bk_md_part_find(pend, "t", 0)->has_state);
+    CU_ASSERT_TRUE(bk_md_part_find(pend, "t", 1)->has_state);
+    CU_ASSERT_FALSE(bk_md_part_find(pend, "t", 2)->has_state);
+
+    /* A later, still older picture from the worker: the pending states
+     * win again (the request is not undone). */
+    bk_md *md2 = bk_md_new();
+    CU_ASSERT_FATAL(md2 != NULL);
+    CU_ASSERT_EQUAL(bk_md_set_topic(md2, "t", 3, reps, nrep), 0);
+    bk_md_set_state(md2, "t", 0, 1, 5, 1, 7, isr3, 3);
+    bk_md_set_state(md2, "t", 1, 2, 5, 1, 4, isr2, 2); /* caught up */
+    CU_ASSERT_EQUAL(bk_md_merge_pending(md2, pend), 1);
+    CU_ASSERT_EQUAL(bk_md_part_find(md2, "t", 0)->leader, 2);
+    CU_ASSERT_FALSE(bk_md_part_find(pend, "t", 1)->has_state);
+    /* ZooKeeper catches up with t/0, even passes it: nothing applied,
+     * pending empties. */
+    bk_md_set_state(md2, "t", 0, 3, 7, 2, 3, isr1, 1);
+    CU_ASSERT_EQUAL(bk_md_merge_pending(md2, pend), 0);
+    CU_ASSERT_EQUAL(bk_md_part_find(md2, "t", 0)->leader, 3);
+    CU_ASSERT_EQUAL(pend->ntopics, 0);
+
+    /* Ordering helper: absent < present; epoch before version. */
+    bk_md_part a = {.has_state = true, .leader_epoch = 2, .zk_version = 1};
+    bk_md_part b = {.has_state = true, .leader_epoch = 1, .zk_version = 9};
+    bk_md_part none = {.has_state = false};
+    CU_ASSERT(bk_md_state_cmp(&a, &b) > 0);
+    CU_ASSERT(bk_md_state_cmp(&b, &a) < 0);
+    CU_ASSERT(bk_md_state_cmp(&none, &b) < 0);
+    CU_ASSERT_EQUAL(bk_md_state_cmp(&a, &a), 0);
+    bk_md_free(md);
+    bk_md_free(md2);
+    bk_md_free(pend);
+}
+
 static CU_TestInfo cfg_tests[] = {
     {"defaults", test_cfg_defaults},
     {"Kafka precedence (ms/minutes/hours, fallbacks)", test_cfg_precedence},
@@ -739,6 +811,7 @@ static CU_TestInfo cfg_tests[] = {
 static CU_TestInfo misc_tests[] = {
     {"pool", test_pool},
     {"metadata picture", test_metadata},
+    {"metadata: controller states merged, newer wins", test_md_merge_pending},
     {"delayed fetches", test_fetchwait},
     {"server: order, bad frames, half-close", test_server},
     {"high-watermark checkpoint", test_hw_checkpoint},

@@ -475,6 +475,27 @@ static void test_config_and_changes(void)
                                              err, sizeof err),
                     -BK_ECORRUPT);
     CU_ASSERT_PTR_NULL(got);
+
+    /* Preferred replica election: the same JSON, its own messages. */
+    bk_buf_reset(&out);
+    CU_ASSERT_EQUAL(bk_zkc_preferred_encode(tps, 2, &out), 0);
+    CU_ASSERT_STRING_EQUAL(str(&out), "{\"version\":1,\"partitions\":["
+                                      "{\"topic\":\"a\",\"partition\":0},"
+                                      "{\"topic\":\"b\",\"partition\":3}]}");
+    CU_ASSERT_EQUAL_FATAL(
+        bk_zkc_preferred_decode(out.data, out.len, &got, &n, err, sizeof err),
+        0);
+    CU_ASSERT_EQUAL(n, 2);
+    CU_ASSERT_STRING_EQUAL(got[0].topic, "a");
+    CU_ASSERT_EQUAL(got[0].partition, 0);
+    free(got);
+    const char *badpref = "{\"version\":1,\"partitions\":[{\"topic\":\"a\","
+                          "\"partition\":-1}]}";
+    CU_ASSERT_EQUAL(bk_zkc_preferred_decode(badpref, strlen(badpref), &got, &n,
+                                            err, sizeof err),
+                    -BK_ECORRUPT);
+    CU_ASSERT_PTR_NULL(got);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "preferred replica election"));
     bk_buf_free(&out);
 }
 
