@@ -20,7 +20,12 @@ libbkbroker_a_SOURCES = \
 	broker/handlers.h broker/handlers.c broker/handlers_data.c \
 	broker/admin.h broker/admin.c \
 	broker/zkbroker.h broker/zkbroker.c \
-	broker/controller.h broker/controller.c
+	broker/controller.h broker/controller.c \
+	broker/reassign.h broker/reassign.c \
+	broker/ctrlchan.h broker/ctrlchan.c broker/handlers_ctrl.c \
+	broker/group.h broker/group.c \
+	broker/offsvc.h broker/offsvc.c \
+	broker/gcoord.h broker/gcoord.c
 libbkbroker_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 
 BK_BROKER_LIBS = libbkbroker.a $(BK_COMMON_LIBS)
@@ -110,4 +115,71 @@ tests_integration_test_killloop_SOURCES = \
 	$(BK_HARNESS) $(BK_TEST_MAIN)
 tests_integration_test_killloop_CFLAGS = $(BK_TEST_CFLAGS)
 tests_integration_test_killloop_LDADD = libbrook.a $(BK_COORD_LIBS) \
+	$(CUNIT_LIBS)
+
+check_PROGRAMS += tests/integration/test_admin_ops
+tests_integration_test_admin_ops_SOURCES = \
+	tests/integration/test_admin_ops.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_admin_ops_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_admin_ops_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
+
+check_PROGRAMS += tests/integration/test_reassign
+tests_integration_test_reassign_SOURCES = \
+	tests/integration/test_reassign.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_reassign_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_reassign_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
+
+check_PROGRAMS += tests/integration/test_ctrl_rpc
+tests_integration_test_ctrl_rpc_SOURCES = \
+	tests/integration/test_ctrl_rpc.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_ctrl_rpc_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_ctrl_rpc_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
+
+# Group coordinator state machine (no network, no ZooKeeper).
+check_PROGRAMS += tests/unit/test_group
+TESTS += tests/unit/test_group
+tests_unit_test_group_SOURCES = tests/unit/test_group.c $(BK_TEST_MAIN)
+tests_unit_test_group_CFLAGS = $(BK_TEST_CFLAGS)
+tests_unit_test_group_LDADD = libbkbroker.a libbkcoord.a $(BK_COMMON_LIBS) \
+	$(ZK_LIBS) $(CUNIT_LIBS)
+
+# The offsets session (broker/offsvc) against a real ZooKeeper.
+check_PROGRAMS += tests/integration/test_offsvc
+tests_integration_test_offsvc_SOURCES = tests/integration/test_offsvc.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_offsvc_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_offsvc_LDADD = libbkbroker.a $(BK_COORD_LIBS) \
+	$(CUNIT_LIBS)
+
+# Group coordinator placement (no network, no ZooKeeper).
+check_PROGRAMS += tests/unit/test_gcoord
+TESTS += tests/unit/test_gcoord
+tests_unit_test_gcoord_SOURCES = tests/unit/test_gcoord.c $(BK_TEST_MAIN)
+tests_unit_test_gcoord_CFLAGS = $(BK_TEST_CFLAGS)
+tests_unit_test_gcoord_LDADD = libbkbroker.a libbkcoord.a $(BK_COMMON_LIBS) \
+	$(ZK_LIBS) $(CUNIT_LIBS)
+
+# The group coordinator in brookd (raw frames, 3 brokers, real ZooKeeper).
+check_PROGRAMS += tests/integration/test_groups
+tests_integration_test_groups_SOURCES = tests/integration/test_groups.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_groups_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_groups_LDADD = libbkbroker.a $(BK_COORD_LIBS) \
+	$(CUNIT_LIBS)
+
+# Consumer groups end to end: libbrook consumers, 3 brokers, real ZooKeeper.
+check_PROGRAMS += tests/integration/test_consumer_groups
+tests_integration_test_consumer_groups_SOURCES = \
+	tests/integration/test_consumer_groups.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_consumer_groups_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_consumer_groups_LDADD = libbrook.a $(BK_COORD_LIBS) \
 	$(CUNIT_LIBS)

@@ -38,12 +38,14 @@
  * configuration), called from brook_poll()/brook_flush()/brook_consume();
  * the reports of one partition come in produce order.
  *
- * Consumer.  Manual assignment only (consumer groups come later):
- * brook_assign() a (topic, partition, start), then brook_consume() returns
- * the records of all assigned partitions, each partition in offset order.
- * Fetches long-poll (fetch.max.wait.ms / fetch.min.bytes); the client
- * follows leadership changes through metadata refreshes.  Offsets are not
- * committed anywhere: the caller keeps its position.
+ * Consumer.  Either manual assignment -- brook_assign() a (topic,
+ * partition, start) and keep the position yourself -- or a consumer group:
+ * set group.id, brook_subscribe() to topics, and the group's coordinator
+ * broker shares their partitions among the members (see "consumer groups"
+ * below).  brook_consume() returns the records of all assigned partitions,
+ * each partition in offset order.  Fetches long-poll (fetch.max.wait.ms /
+ * fetch.min.bytes); the client follows leadership changes through metadata
+ * refreshes.
  *
  * Errors.  Functions return 0 or a negative -BK_E* code (common/err.h,
  * bk_strerror()), or BK_AGAIN (positive) for "not done within the time
@@ -104,6 +106,24 @@ typedef struct brook_client brook_client;
  *   fetch.min.bytes            [1]
  *   fetch.max.bytes            [52428800] per fetch response
  *   max.partition.fetch.bytes  [1048576] per partition per fetch
+ * Consumer groups (Kafka's consumer names and defaults):
+ *   group.id                   [""] the group; required by brook_subscribe()
+ *   group.instance.id          [""] static membership (KIP-345) when set
+ *   session.timeout.ms         [45000] without heartbeat: out of the group
+ *   heartbeat.interval.ms      [3000] < session.timeout.ms
+ *   max.poll.interval.ms       [300000] longest time between two
+ *                              brook_consume()/brook_poll() calls before the
+ *                              member gives its partitions up; also the
+ *                              rebalance timeout sent in JoinGroup
+ *   partition.assignment.strategy [range] range, roundrobin, sticky, or a
+ *                              list of them in order of preference
+ *   enable.auto.commit         [true] commit positions every
+ *   auto.commit.interval.ms    [5000], before a rebalance and at close
+ *   auto.offset.reset          [latest] where a partition without committed
+ *                              offset (or whose offset is out of range)
+ *                              starts: latest, earliest, or error (an
+ *                              OFFSET_OUT_OF_RANGE event, the partition
+ *                              waits for a seek; "none" is accepted too)
  */
 
 /* A new configuration with every default.  NULL on allocation failure.
@@ -273,7 +293,11 @@ typedef enum brook_msg_type {
                              watermark (reported once each time) */
     BROOK_MSG_ERROR = 2,  /* a consumer error for the partition: err says
                              which; OFFSET_OUT_OF_RANGE stops the partition
-                             until it is seeked */
+                             until it is seeked.  A group error that ends
+                             the membership for good (FENCED_INSTANCE_ID,
+                             INCONSISTENT_GROUP_PROTOCOL,
+                             GROUP_AUTHORIZATION_FAILED...) has topic ""
+                             and partition -1 */
 } brook_msg_type;
 
 /* What brook_consume() returns. */
@@ -304,6 +328,128 @@ typedef struct brook_msg {
  * records come in offset order.
  */
 int brook_consume(brook_client *c, int timeout_ms, const brook_msg **out);
+
+/* --------------------------- consumer groups ---------------------------
+ *
+ * With group.id set, brook_subscribe() makes the client a member of the
+ * group, as Kafka's consumer does (the "classic" eager protocol): it finds
+ * the group's coordinator (FindCoordinator), joins (JoinGroup, protocol type
+ * "consumer", one protocol per partition.assignment.strategy); the member
+ * the coordinator names leader computes every member's partitions with the
+ * chosen assignor; SyncGroup hands each member its share.  The member then
+ * heartbeats every heartbeat.interval.ms.  When the group rebalances (a
+ * member comes or goes, the leader sees a subscribed topic's partition
+ * count change), every member commits its positions (enable.auto.commit),
+ * gives up all its partitions (REVOKED callback) and joins again.
+ *
+ * A newly assigned partition starts at the group's committed offset
+ * (OffsetFetch), or by auto.offset.reset when there is none -- unless the
+ * ASSIGNED callback seeks it.  Commits store the position, i.e. the offset
+ * of the next record to consume.
+ *
+ * All this happens inside brook_consume() / brook_poll() (and the sync
+ * calls below): the library has no thread, so a consumer must call
+ * brook_consume() at least every max.poll.interval.ms and, to keep its
+ * membership, at least every session.timeout.ms (Kafka's heartbeat thread
+ * has no equivalent here).  Callbacks run on that thread, from
+ * brook_consume() / brook_poll() / brook_consumer_close(); they may call
+ * brook_commit(), brook_seek*(), brook_position(), brook_pause() /
+ * brook_resume(), but not brook_consume() / brook_poll() / brook_flush() /
+ * brook_consumer_close() / brook_client_destroy().
+ */
+
+/* A topic partition, with an offset and an error where that applies. */
+typedef struct brook_tp {
+    const char *topic;
+    int32_t partition;
+    int64_t offset; /* commits: the offset committed (next to consume);
+                       rebalance callbacks: -1 */
+    int err;        /* commit results: BK_ERR_* of the partition */
+} brook_tp;
+
+typedef enum brook_rebalance_type {
+    BROOK_REBALANCE_ASSIGNED = 0, /* parts are now the member's (called
+                                     after every join, even when empty) */
+    BROOK_REBALANCE_REVOKED = 1,  /* parts are given up before a rejoin or
+                                     at close; they may still be committed
+                                     from the callback */
+    BROOK_REBALANCE_LOST = 2,     /* parts were lost with the membership
+                                     (session expired, fenced): other
+                                     members may own them, a commit would
+                                     be refused */
+} brook_rebalance_type;
+
+/* parts[0..n) is valid during the call only. */
+typedef void brook_rebalance_cb(brook_client *c, brook_rebalance_type type,
+                                const brook_tp *parts, size_t n, void *opaque);
+
+void brook_conf_set_rebalance_cb(brook_conf *conf, brook_rebalance_cb *cb,
+                                 void *opaque);
+
+/*
+ * Subscribes to topics[0..n) (replacing an earlier subscription; the
+ * member rejoins).  Needs group.id; cannot be mixed with brook_assign().
+ * 0, -BK_EINVAL (no group.id, a bad topic name, n == 0, partitions assigned
+ * by hand), -BK_ENOMEM.  Returns at once: the join happens in
+ * brook_consume().
+ */
+int brook_subscribe(brook_client *c, const char *const *topics, size_t n);
+
+/* The partitions assigned to this member now: *out (malloc'd array, free()
+ * it; topic pointers valid until the next rebalance) and *n.  0 or
+ * -BK_ENOMEM. */
+int brook_assignment(brook_client *c, brook_tp **out, size_t *n);
+
+/*
+ * Commits offsets and waits for the coordinator's answer, up to timeout_ms
+ * (-1: no limit).  offsets NULL (n 0): the current position of every
+ * assigned partition that moved since its last commit.  Else offsets[i]
+ * .topic/.partition/.offset, and offsets[i].err gets each partition's
+ * result.  Retriable failures (coordinator moving or loading) are retried
+ * within the time.  0: all committed; -BK_EIO: refused, *err (when not
+ * NULL) gets why (BK_ERR_REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION,
+ * UNKNOWN_MEMBER_ID: the member is no longer in that generation of the
+ * group; or a partition's error); BK_AGAIN: no answer in time (the commit
+ * may still land); -BK_EINVAL: no group (group.id unset).
+ */
+int brook_commit(brook_client *c, brook_tp *offsets, size_t n, int timeout_ms,
+                 int *err);
+
+/* Told the result of an asynchronous commit: err 0 or the first error;
+ * offsets[0..n) with per-partition err (valid during the call only). */
+typedef void brook_commit_cb(brook_client *c, int err, const brook_tp *offsets,
+                             size_t n, void *opaque);
+
+/*
+ * The same without waiting and without retries: cb (may be NULL) is called
+ * once from brook_consume() / brook_poll() / brook_consumer_close().  0
+ * (also when there was nothing to commit: cb gets 0 and n 0), -BK_EINVAL,
+ * -BK_ENOMEM.
+ */
+int brook_commit_async(brook_client *c, const brook_tp *offsets, size_t n,
+                       brook_commit_cb *cb, void *opaque);
+
+/* The group's committed offset of a partition as this member last learnt
+ * it (OffsetFetch at assignment, its own commits since): 0 and *offset
+ * (-1: none), -BK_ENOENT when not assigned, BK_AGAIN not yet known. */
+int brook_committed(brook_client *c, const char *topic, int32_t partition,
+                    int64_t *offset);
+
+/* Stops / restarts fetching an assigned partition (Kafka's pause/resume):
+ * brook_consume() returns nothing of a paused partition, its position and
+ * buffered records stay.  A rebalance forgets pauses.  0 or -BK_ENOENT. */
+int brook_pause(brook_client *c, const char *topic, int32_t partition);
+int brook_resume(brook_client *c, const char *topic, int32_t partition);
+
+/*
+ * Leaves the group cleanly, within timeout_ms (-1: 30 s): commits the
+ * positions (enable.auto.commit), calls the REVOKED callback, sends
+ * LeaveGroup (dynamic members only: a static member's partitions wait
+ * session.timeout.ms for it to return, as in Kafka) and waits for pending
+ * async commits.  The client can still produce afterwards; it consumes no
+ * more.  0, BK_AGAIN when the time ran out, 0 as well without a group.
+ */
+int brook_consumer_close(brook_client *c, int timeout_ms);
 
 /* Walks the headers of a record: *pos = 0 first.  1 and *hdr set (pointers
  * into the message), 0 after the last, -BK_ECORRUPT. */

@@ -32,6 +32,9 @@ static const char usage_text[] =
     "       brook consume -b HOST:PORT[,...] -t TOPIC [-p PARTITION]\n"
     "                     [-o beginning|end|OFFSET|s@TIMESTAMP] [-c COUNT]\n"
     "                     [-e] [-f FORMAT] [-X key=value ...]\n"
+    "       brook consume -b HOST:PORT[,...] -g GROUP -t TOPIC[,TOPIC...]\n"
+    "                     [-o beginning|end] [-c COUNT] [-e] [-f FORMAT]\n"
+    "                     [-X key=value ...]\n"
     "       brook --help\n"
     "\n"
     "produce  reads stdin, one record per line (without its newline).\n"
@@ -49,6 +52,13 @@ static const char usage_text[] =
     "  -c COUNT      stop after COUNT records\n"
     "  -e            stop when every partition reached its end (high\n"
     "                watermark)\n"
+    "  -g GROUP      consume as a member of consumer group GROUP: the group\n"
+    "                shares the partitions of the topics (a comma-separated\n"
+    "                list) among its members; each starts at the group's\n"
+    "                committed offset, else as -o says (beginning, or end by\n"
+    "                default: auto.offset.reset); positions are committed\n"
+    "                every auto.commit.interval.ms and at exit, and the\n"
+    "                member leaves the group cleanly (SIGINT/SIGTERM too)\n"
     "  -f FORMAT     default \"%s\\n\"; %t topic, %p partition, %o offset,\n"
     "                %k key, %s value, %T timestamp, %h headers (k=v,..),\n"
     "                %K / %S key / value length (-1: null), %% percent;\n"
@@ -94,7 +104,7 @@ static void on_signal(int sig)
 /* ------------------------------ options ------------------------------ */
 
 typedef struct opts {
-    const char *brokers, *topic, *key_sep, *acks, *offset, *format;
+    const char *brokers, *topic, *key_sep, *acks, *offset, *format, *group;
     int32_t partition; /* -1: all / by partitioner */
     int64_t count;     /* -1: no limit */
     bool report, exit_at_end, quiet;
@@ -133,7 +143,7 @@ static int parse_opts(int argc, char **argv, bool produce, opts *o)
     int ch;
     int64_t v;
     optind = 1;
-    const char *shorts = produce ? "b:t:p:K:X:q" : "b:t:p:o:c:ef:X:q";
+    const char *shorts = produce ? "b:t:p:K:X:q" : "b:t:p:o:c:ef:g:X:q";
     while ((ch = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
         switch (ch) {
         case 'b':
@@ -166,6 +176,11 @@ static int parse_opts(int argc, char **argv, bool produce, opts *o)
             break;
         case 'f':
             o->format = optarg;
+            break;
+        case 'g':
+            if (!*optarg)
+                return usage_error("-g: the group id is empty%s", "");
+            o->group = optarg;
             break;
         case 'q':
             o->quiet = true;
@@ -204,12 +219,19 @@ static int parse_opts(int argc, char **argv, bool produce, opts *o)
         return usage_error("-b HOST:PORT[,...] is required%s", "");
     if (!o->topic)
         return usage_error("-t TOPIC is required%s", "");
+    if (o->group && o->partition >= 0)
+        return usage_error("-p cannot be used with -g (the group assigns "
+                           "partitions)%s",
+                           "");
+    if (!o->group && strchr(o->topic, ','))
+        return usage_error("-t: several topics need -g GROUP ('%s')", o->topic);
     return 0;
 }
 
 /* Builds the client.  NULL and *rc set on failure. */
 static brook_client *make_client(const opts *o, const char *acks,
-                                 brook_dr_cb *dr, void *dr_arg, int *rc)
+                                 brook_dr_cb *dr, void *dr_arg, int *rc,
+                                 brook_rebalance_cb *rcb, void *rarg)
 {
     char err[512];
     brook_conf *conf = brook_conf_new();
@@ -228,6 +250,20 @@ static brook_client *make_client(const opts *o, const char *acks,
             goto bad;
     if (dr)
         brook_conf_set_dr_cb(conf, dr, dr_arg);
+    if (o->group) {
+        /* -o beginning/end is the reset policy, unless -X says one */
+        bool reset_set = false;
+        for (int i = 0; i < o->nxs; i++)
+            reset_set |= strncmp(o->xs[i], "auto.offset.reset=", 18) == 0;
+        if (brook_conf_set(conf, "group.id", o->group, err, sizeof err) != 0 ||
+            (!reset_set && o->offset &&
+             brook_conf_set(conf, "auto.offset.reset",
+                            strcmp(o->offset, "beginning") == 0 ? "earliest"
+                                                                : "latest",
+                            err, sizeof err) != 0))
+            goto bad;
+        brook_conf_set_rebalance_cb(conf, rcb, rarg);
+    }
     brook_client *c = brook_client_new(conf, err, sizeof err);
     if (!c)
         goto bad;
@@ -239,11 +275,12 @@ bad:
     return NULL;
 }
 
-/* Asks the cluster about the topic.  0 and *nparts, or an exit code. */
-static int check_topic(brook_client *c, const opts *o, int32_t *nparts)
+/* Asks the cluster about topic.  0 and *nparts, or an exit code. */
+static int check_one_topic(brook_client *c, const opts *o, const char *topic,
+                           int32_t *nparts)
 {
     brook_topic_info info;
-    int rc = brook_topic_metadata(c, o->topic, o->timeout_ms, &info);
+    int rc = brook_topic_metadata(c, topic, o->timeout_ms, &info);
     if (rc == BK_AGAIN) {
         const char *why = brook_last_error(c);
         fprintf(stderr, "brook: cannot reach any broker of %s%s%s%s\n",
@@ -251,17 +288,16 @@ static int check_topic(brook_client *c, const opts *o, int32_t *nparts)
         return EXIT_UNREACHABLE;
     }
     if (rc != 0) {
-        fprintf(stderr, "brook: '%s' is not a valid topic name\n", o->topic);
+        fprintf(stderr, "brook: '%s' is not a valid topic name\n", topic);
         return EXIT_USAGE;
     }
     if (info.err) {
         if (info.err == BK_ERR_UNKNOWN_TOPIC_OR_PART)
-            fprintf(stderr, "brook: topic '%s' does not exist (%s)\n", o->topic,
+            fprintf(stderr, "brook: topic '%s' does not exist (%s)\n", topic,
                     brook_err_name(info.err));
         else
             fprintf(stderr, "brook: topic '%s' is not available: %s (%s)\n",
-                    o->topic, bk_err_message(info.err),
-                    brook_err_name(info.err));
+                    topic, bk_err_message(info.err), brook_err_name(info.err));
         return EXIT_FAIL;
     }
     if (o->partition >= info.partition_count) {
@@ -275,6 +311,11 @@ static int check_topic(brook_client *c, const opts *o, int32_t *nparts)
     }
     *nparts = info.partition_count;
     return 0;
+}
+
+static int check_topic(brook_client *c, const opts *o, int32_t *nparts)
+{
+    return check_one_topic(c, o, o->topic, nparts);
 }
 
 /* ------------------------------ produce ------------------------------ */
@@ -346,7 +387,7 @@ static int cmd_produce(int argc, char **argv)
         return EXIT_USAGE;
     prod_state st = {.report = o.report};
     int rc = 0;
-    brook_client *c = make_client(&o, o.acks, produce_dr, &st, &rc);
+    brook_client *c = make_client(&o, o.acks, produce_dr, &st, &rc, NULL, NULL);
     if (!c)
         return rc;
     int32_t nparts;
@@ -440,6 +481,167 @@ static int parse_start(const char *s, int64_t *off, bool *by_ts)
     return 0;
 }
 
+/* -g: which assigned partitions reached their end (for -e). */
+typedef struct grp_state {
+    brook_tp *parts; /* the assignment (topics point into the client) */
+    bool *at_end;
+    size_t n, nend;
+    bool assigned, quiet;
+} grp_state;
+
+static void grp_rebalance(brook_client *c, brook_rebalance_type type,
+                          const brook_tp *parts, size_t n, void *opaque)
+{
+    (void)c;
+    grp_state *s = opaque;
+    free(s->parts);
+    free(s->at_end);
+    s->parts = NULL;
+    s->at_end = NULL;
+    s->n = s->nend = 0;
+    if (type != BROOK_REBALANCE_ASSIGNED) {
+        if (!s->quiet)
+            fprintf(stderr, "brook: %zu partition%s %s\n", n, n == 1 ? "" : "s",
+                    type == BROOK_REBALANCE_LOST ? "lost" : "revoked");
+        return;
+    }
+    s->assigned = true;
+    s->parts = malloc((n ? n : 1) * sizeof *s->parts);
+    s->at_end = calloc(n ? n : 1, sizeof *s->at_end);
+    if (!s->parts || !s->at_end)
+        return;
+    memcpy(s->parts, parts, n * sizeof *parts);
+    s->n = n;
+    if (!s->quiet) {
+        fprintf(stderr, "brook: assigned %zu partition%s:", n,
+                n == 1 ? "" : "s");
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, " %s[%d]", parts[i].topic, parts[i].partition);
+        fprintf(stderr, "\n");
+    }
+}
+
+/* Marks m's partition at its end or not; true when all are. */
+static bool grp_mark(grp_state *s, const brook_msg *m, bool end)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->parts[i].partition != m->partition ||
+            strcmp(s->parts[i].topic, m->topic) != 0)
+            continue;
+        if (s->at_end[i] != end) {
+            s->at_end[i] = end;
+            if (end)
+                s->nend++;
+            else
+                s->nend--;
+        }
+    }
+    return s->assigned && s->nend == s->n;
+}
+
+/* brook consume -g: a group member over the topics of -t. */
+static int consume_group(const opts *o, bk_fmt *fmt, int64_t start, bool by_ts)
+{
+    if (by_ts || start >= 0)
+        return usage_error("-o: with -g only beginning or end (the group's "
+                           "committed offsets come first)%s",
+                           "");
+    grp_state st = {.quiet = o->quiet};
+    int rc = 0;
+    brook_client *c = make_client(o, NULL, NULL, NULL, &rc, grp_rebalance, &st);
+    if (!c)
+        return rc;
+    /* every topic must exist (a clear message instead of an empty
+     * assignment) */
+    char *list = strdup(o->topic);
+    const char **topics = calloc(strlen(o->topic) + 1, sizeof *topics);
+    size_t nt = 0;
+    if (!list || !topics) {
+        fprintf(stderr, "brook: out of memory\n");
+        rc = EXIT_FAIL;
+        goto out;
+    }
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        int32_t np;
+        if ((rc = check_one_topic(c, o, t, &np)) != 0)
+            goto out;
+        topics[nt++] = t;
+    }
+    if (nt == 0 || brook_subscribe(c, topics, nt) != 0) {
+        rc = usage_error("-t: '%s' is not a list of topics", o->topic);
+        goto out;
+    }
+    bk_buf out = BK_BUF_INIT;
+    int64_t count = 0;
+    bool unflushed = false;
+    while (!stop_requested) {
+        const brook_msg *m;
+        /* brook_consume() may auto-commit the position of every record
+         * handed out so far: those must be out of stdio's buffer first, or
+         * a crash (SIGKILL) would lose records the group has committed --
+         * at least once means printed before committed */
+        if (unflushed && fflush(stdout) != 0) {
+            fprintf(stderr, "brook: writing stdout failed\n");
+            rc = EXIT_FAIL;
+            break;
+        }
+        unflushed = false;
+        int r = brook_consume(c, 200, &m);
+        if (r < 0) {
+            fprintf(stderr, "brook: %s\n", bk_strerror(r));
+            rc = EXIT_FAIL;
+            break;
+        }
+        if (r == 0)
+            continue;
+        if (m->type == BROOK_MSG_ERROR) {
+            if (m->partition < 0)
+                fprintf(stderr, "brook: group %s: %s (%s)\n", o->group,
+                        bk_err_message(m->err), brook_err_name(m->err));
+            else
+                fprintf(stderr,
+                        "brook: %s [%d] at offset %" PRId64 ": %s (%s)\n",
+                        m->topic, m->partition, m->offset,
+                        bk_err_message(m->err), brook_err_name(m->err));
+            rc = EXIT_FAIL;
+            break;
+        }
+        if (m->type == BROOK_MSG_EOF) {
+            if (grp_mark(&st, m, true) && o->exit_at_end)
+                break;
+            continue;
+        }
+        grp_mark(&st, m, false);
+        bk_buf_reset(&out);
+        bk_fmt_render(fmt, m, &out);
+        if (!bk_buf_ok(&out) ||
+            fwrite(out.data, 1, out.len, stdout) != out.len) {
+            fprintf(stderr, "brook: writing stdout failed\n");
+            rc = EXIT_FAIL;
+            break;
+        }
+        unflushed = true;
+        if (o->count > 0 && ++count >= o->count)
+            break;
+    }
+    if (fflush(stdout) != 0 && rc == 0)
+        rc = EXIT_FAIL;
+    bk_buf_free(&out);
+    /* what was printed is committed (enable.auto.commit), then the group
+     * hears that we leave */
+    if (brook_consumer_close(c, o->timeout_ms) != 0 && !o->quiet)
+        fprintf(stderr, "brook: leaving group %s timed out (%s)\n", o->group,
+                brook_last_error(c));
+out:
+    free(list);
+    free(topics);
+    brook_client_destroy(c);
+    free(st.parts);
+    free(st.at_end);
+    return rc;
+}
+
 static int cmd_consume(int argc, char **argv)
 {
     opts o;
@@ -455,8 +657,13 @@ static int cmd_consume(int argc, char **argv)
         bk_fmt_free(&fmt);
         return usage_error("-f: %s", ferr);
     }
+    if (o.group) {
+        int rc = consume_group(&o, &fmt, start, by_ts);
+        bk_fmt_free(&fmt);
+        return rc;
+    }
     int rc = 0;
-    brook_client *c = make_client(&o, NULL, NULL, NULL, &rc);
+    brook_client *c = make_client(&o, NULL, NULL, NULL, &rc, NULL, NULL);
     if (!c) {
         bk_fmt_free(&fmt);
         return rc;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/cgroup.h"
 #include "client/consumer.h"
 #include "client/producer.h"
 #include "common/clock.h"
@@ -155,6 +156,63 @@ bk_conn *brook_client_ready_conn(brook_client *c, int32_t node_id)
         conn->retry_at < c->conn_wake)
         c->conn_wake = conn->retry_at; /* wake up for the next attempt */
     return conn_has_room(c, conn) ? conn : NULL;
+}
+
+bool brook_client_conn_ready(const brook_client *c, const bk_conn *conn)
+{
+    return conn_has_room(c, conn);
+}
+
+bk_conn *brook_client_node_conn(brook_client *c, int32_t conn_id,
+                                const char *host, int port)
+{
+    bk_conn *conn = conn_find(c, conn_id);
+    if (!conn) {
+        conn = conn_add(c, conn_id, host, port);
+        if (!conn)
+            return NULL;
+    } else if (conn->state == BK_CONN_DOWN &&
+               (strcmp(conn->host, host) != 0 || conn->port != port)) {
+        snprintf(conn->host, sizeof conn->host, "%s", host);
+        conn->port = port;
+        conn->naddrs = 0;
+    }
+    if (conn->state == BK_CONN_DOWN &&
+        bk_conn_connect(conn, bk_clock_mono_ms()) != 0 &&
+        conn->retry_at < c->conn_wake)
+        c->conn_wake = conn->retry_at;
+    return conn;
+}
+
+static bk_conn *md_candidate(brook_client *c, size_t i);
+
+bk_conn *brook_client_any_conn(brook_client *c)
+{
+    size_t ncand = c->md.nbrokers + c->nbootstrap;
+    for (size_t i = 0; i < ncand; i++) {
+        bk_conn *conn = md_candidate(c, i);
+        if (conn && conn_has_room(c, conn))
+            return conn;
+    }
+    for (size_t i = 0; i < ncand; i++) {
+        bk_conn *conn = md_candidate(c, i);
+        if (conn && conn->state == BK_CONN_CONNECTING)
+            return NULL; /* its completion wakes the loop */
+    }
+    int64_t now = bk_clock_mono_ms();
+    for (size_t k = 0; k < ncand; k++) {
+        size_t i = (c->md_rr + k) % ncand;
+        bk_conn *conn = md_candidate(c, i);
+        if (!conn)
+            continue;
+        if (bk_conn_connect(conn, now) == 0 && conn->state != BK_CONN_DOWN) {
+            c->md_rr = i + 1;
+            return NULL;
+        }
+        if (conn->retry_at < c->conn_wake)
+            c->conn_wake = conn->retry_at;
+    }
+    return NULL;
 }
 
 static int add_bootstrap(const char *host, int port, void *arg)
@@ -305,6 +363,12 @@ static int64_t service(brook_client *c, int64_t now)
     w = bk_prod_service(c->prod, now);
     if (w < wake)
         wake = w;
+    /* the group before the consumer: it assigns and seeks partitions */
+    if (c->cg) {
+        w = bk_cg_service(c->cg, now);
+        if (w < wake)
+            wake = w;
+    }
     w = bk_cons_service(c->cons, now);
     if (w < wake)
         wake = w;
@@ -338,6 +402,11 @@ static int run_once(brook_client *c, int64_t deadline)
     return 0;
 }
 
+int brook_client_run_once(brook_client *c, int64_t deadline)
+{
+    return run_once(c, deadline);
+}
+
 static int64_t deadline_of(int timeout_ms)
 {
     return timeout_ms < 0 ? INT64_MAX : bk_clock_mono_ms() + timeout_ms;
@@ -348,6 +417,8 @@ int brook_poll(brook_client *c, int timeout_ms)
     int64_t deadline = deadline_of(timeout_ms);
     uint64_t r0 = c->prod->reports;
     do {
+        if (c->cg)
+            bk_cg_dispatch(c->cg);
         int rc = run_once(c, deadline);
         if (rc < 0)
             return rc;
@@ -378,12 +449,19 @@ int brook_consume(brook_client *c, int timeout_ms, const brook_msg **out)
 {
     int64_t deadline = deadline_of(timeout_ms);
     for (;;) {
-        if (bk_cons_next(c->cons, out))
+        /* rebalance and commit callbacks run here, on the application's
+         * call and outside any I/O callback */
+        if (c->cg)
+            bk_cg_dispatch(c->cg);
+        /* nothing while a rejoin commits the positions (bk_cg_holding) */
+        if ((!c->cg || !bk_cg_holding(c->cg)) && bk_cons_next(c->cons, out))
             return 1;
         int rc = run_once(c, deadline);
         if (rc < 0)
             return rc;
-        if (bk_cons_next(c->cons, out))
+        if (c->cg)
+            bk_cg_dispatch(c->cg);
+        if ((!c->cg || !bk_cg_holding(c->cg)) && bk_cons_next(c->cons, out))
             return 1;
         if (bk_clock_mono_ms() >= deadline)
             return 0;
@@ -413,6 +491,8 @@ brook_client *brook_client_new(brook_conf *conf, char *errstr, size_t errlen)
         goto oom;
     if (bk_prod_new(c, &c->prod) != 0 || bk_cons_new(c, &c->cons) != 0)
         goto oom;
+    if (*brook_conf_str(conf, BROOK_CK_GROUP_ID) && bk_cg_new(c, &c->cg) != 0)
+        goto oom;
     return c;
 oom:
     if (errstr && errlen)
@@ -436,6 +516,7 @@ void brook_client_destroy(brook_client *c)
         c->conns[i]->on_state = NULL;
         bk_conn_close(c->conns[i], BK_ERR_NETWORK_EXCEPTION, "client closing");
     }
+    bk_cg_free(c->cg);
     bk_prod_free(c->prod);
     bk_cons_free(c->cons);
     for (size_t i = 0; i < c->nconns; i++)
@@ -513,11 +594,15 @@ size_t brook_outq_len(const brook_client *c)
 int brook_assign(brook_client *c, const char *topic, int32_t partition,
                  int64_t offset)
 {
+    if (c->cg && bk_cg_subscribed(c->cg))
+        return -BK_EINVAL; /* the group assigns (Kafka forbids the mix) */
     return bk_cons_assign(c->cons, topic, partition, offset);
 }
 
 int brook_unassign(brook_client *c, const char *topic, int32_t partition)
 {
+    if (c->cg && bk_cg_subscribed(c->cg))
+        return -BK_EINVAL;
     return bk_cons_unassign(c->cons, topic, partition);
 }
 
@@ -537,6 +622,16 @@ int brook_position(brook_client *c, const char *topic, int32_t partition,
                    int64_t *offset)
 {
     return bk_cons_position(c->cons, topic, partition, offset);
+}
+
+int brook_pause(brook_client *c, const char *topic, int32_t partition)
+{
+    return bk_cons_pause(c->cons, topic, partition, true);
+}
+
+int brook_resume(brook_client *c, const char *topic, int32_t partition)
+{
+    return bk_cons_pause(c->cons, topic, partition, false);
 }
 
 int brook_high_watermark(brook_client *c, const char *topic, int32_t partition,

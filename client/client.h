@@ -23,6 +23,7 @@
 
 struct bk_prod;
 struct bk_cons;
+struct bk_cg;
 
 struct brook_client {
     brook_conf *conf; /* owned */
@@ -44,6 +45,7 @@ struct brook_client {
 
     struct bk_prod *prod; /* owned */
     struct bk_cons *cons; /* owned */
+    struct bk_cg *cg;     /* owned; NULL without group.id (cgroup.h) */
 
     uint64_t events;   /* delivery reports + consumer events made */
     int64_t conn_wake; /* earliest reconnect a service pass waits for */
@@ -60,6 +62,31 @@ int64_t brook_client_now(const brook_client *c);
  * metadata refresh.
  */
 bk_conn *brook_client_ready_conn(brook_client *c, int32_t node_id);
+
+/*
+ * Any broker connection (known brokers first, then bootstrap servers) that
+ * is UP with room for a request, for requests any broker answers
+ * (FindCoordinator).  NULL when none: one is being opened then.
+ */
+bk_conn *brook_client_any_conn(brook_client *c);
+
+/*
+ * The client's connection with id conn_id to host:port, created when
+ * absent and (re)opened when DOWN and past its backoff; its address is
+ * updated when it changed while DOWN.  Unlike brook_client_ready_conn() it
+ * needs no metadata: the group coordinator gets its own connection (id
+ * INT32_MAX - broker id, as Kafka's client) so that its requests never
+ * queue behind long-polling fetches.  NULL on allocation failure.
+ */
+bk_conn *brook_client_node_conn(brook_client *c, int32_t conn_id,
+                                const char *host, int port);
+
+/* Whether conn is UP with room for one more request. */
+bool brook_client_conn_ready(const brook_client *c, const bk_conn *conn);
+
+/* One round of the poll loop (service, wait until deadline at most,
+ * service), for the group's synchronous calls.  0 or -BK_E*. */
+int brook_client_run_once(brook_client *c, int64_t deadline);
 
 /* Asks for a metadata refresh soon (at most one per retry.backoff.ms). */
 void brook_client_md_refresh(brook_client *c);

@@ -13,7 +13,15 @@
 #include "common/compress.h"
 #include "common/err.h"
 
-typedef enum { T_STR, T_INT, T_ACKS, T_CODEC } ctype;
+typedef enum {
+    T_STR,
+    T_INT,
+    T_ACKS,
+    T_CODEC,
+    T_BOOL,
+    T_RESET,
+    T_STRATEGY
+} ctype;
 
 typedef struct cdef {
     const char *name;
@@ -62,7 +70,34 @@ static const cdef defs[BROOK_CK__COUNT] = {
                                   INT32_MAX},
     [BROOK_CK_MAX_PARTITION_FETCH_BYTES] = {"max.partition.fetch.bytes", NULL,
                                             T_INT, "1048576", 1, INT32_MAX},
+    [BROOK_CK_GROUP_ID] = {"group.id", NULL, T_STR, ""},
+    [BROOK_CK_GROUP_INSTANCE_ID] = {"group.instance.id", NULL, T_STR, ""},
+    [BROOK_CK_SESSION_TIMEOUT_MS] = {"session.timeout.ms", NULL, T_INT, "45000",
+                                     1, 3600000},
+    [BROOK_CK_HEARTBEAT_INTERVAL_MS] = {"heartbeat.interval.ms", NULL, T_INT,
+                                        "3000", 1, 3600000},
+    [BROOK_CK_MAX_POLL_INTERVAL_MS] = {"max.poll.interval.ms", NULL, T_INT,
+                                       "300000", 1, INT32_MAX},
+    /* Kafka's Java client defaults to range (first in its list) */
+    [BROOK_CK_ASSIGNMENT_STRATEGY] = {"partition.assignment.strategy", NULL,
+                                      T_STRATEGY, "range"},
+    [BROOK_CK_ENABLE_AUTO_COMMIT] = {"enable.auto.commit", NULL, T_BOOL,
+                                     "true"},
+    [BROOK_CK_AUTO_COMMIT_INTERVAL_MS] = {"auto.commit.interval.ms", NULL,
+                                          T_INT, "5000", 0, INT32_MAX},
+    [BROOK_CK_AUTO_OFFSET_RESET] = {"auto.offset.reset", NULL, T_RESET,
+                                    "latest"},
 };
+
+/* Whether name[0..n) is an assignor libbrook has. */
+static int strategy_known(const char *name, size_t n)
+{
+    static const char *const known[] = {"range", "roundrobin", "sticky"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strlen(known[i]) == n && memcmp(known[i], name, n) == 0)
+            return 1;
+    return 0;
+}
 
 static int conf_err(char *errstr, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -116,6 +151,57 @@ static int parse_value(int k, const char *value, int64_t *num, char *errstr,
                             "none, gzip, lz4, zstd",
                             value);
         *num = c;
+        return 0;
+    }
+    case T_BOOL:
+        if (strcmp(value, "true") == 0)
+            *num = 1;
+        else if (strcmp(value, "false") == 0)
+            *num = 0;
+        else
+            return conf_err(errstr, errlen,
+                            "%s: value '%s' is not true or false", d->name,
+                            value);
+        return 0;
+    case T_RESET:
+        /* "error" is librdkafka's name, "none" Kafka's Java client's */
+        if (strcmp(value, "latest") == 0 || strcmp(value, "largest") == 0)
+            *num = BROOK_CONF_RESET_LATEST;
+        else if (strcmp(value, "earliest") == 0 ||
+                 strcmp(value, "smallest") == 0)
+            *num = BROOK_CONF_RESET_EARLIEST;
+        else if (strcmp(value, "error") == 0 || strcmp(value, "none") == 0)
+            *num = BROOK_CONF_RESET_ERROR;
+        else
+            return conf_err(errstr, errlen,
+                            "auto.offset.reset: value '%s' is not one of "
+                            "latest, earliest, error",
+                            value);
+        return 0;
+    case T_STRATEGY: {
+        /* a list in order of preference: "range", "sticky,range" */
+        const char *p = value;
+        int count = 0;
+        for (;;) {
+            while (*p == ' ' || *p == '\t')
+                p++;
+            const char *e = p;
+            while (*e && *e != ',')
+                e++;
+            const char *t = e;
+            while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
+                t--;
+            if (!strategy_known(p, (size_t)(t - p)))
+                return conf_err(errstr, errlen,
+                                "partition.assignment.strategy: '%.*s' is not "
+                                "one of range, roundrobin, sticky",
+                                (int)(t - p), p);
+            count++;
+            if (!*e)
+                break;
+            p = e + 1;
+        }
+        *num = count;
         return 0;
     }
     case T_INT: {
@@ -242,6 +328,13 @@ void brook_conf_set_dr_cb(brook_conf *conf, brook_dr_cb *cb, void *app_opaque)
     conf->dr_opaque = app_opaque;
 }
 
+void brook_conf_set_rebalance_cb(brook_conf *conf, brook_rebalance_cb *cb,
+                                 void *opaque)
+{
+    conf->rebalance_cb = cb;
+    conf->rebalance_opaque = opaque;
+}
+
 int64_t brook_conf_int(const brook_conf *conf, brook_conf_key k)
 {
     return conf->num[k];
@@ -354,5 +447,11 @@ int brook_conf_check(const brook_conf *conf, char *errstr, size_t errlen)
         return conf_err(errstr, errlen,
                         "reconnect.backoff.max.ms must be >= "
                         "reconnect.backoff.ms");
+    /* Kafka's rule: several heartbeats must fit in a session */
+    if (conf->num[BROOK_CK_HEARTBEAT_INTERVAL_MS] >=
+        conf->num[BROOK_CK_SESSION_TIMEOUT_MS])
+        return conf_err(errstr, errlen,
+                        "heartbeat.interval.ms must be lower than "
+                        "session.timeout.ms");
     return 0;
 }

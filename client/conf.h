@@ -36,14 +36,31 @@ typedef enum brook_conf_key {
     BROOK_CK_FETCH_MIN_BYTES,
     BROOK_CK_FETCH_MAX_BYTES,
     BROOK_CK_MAX_PARTITION_FETCH_BYTES,
+    /* consumer groups */
+    BROOK_CK_GROUP_ID,
+    BROOK_CK_GROUP_INSTANCE_ID,
+    BROOK_CK_SESSION_TIMEOUT_MS,
+    BROOK_CK_HEARTBEAT_INTERVAL_MS,
+    BROOK_CK_MAX_POLL_INTERVAL_MS,
+    BROOK_CK_ASSIGNMENT_STRATEGY, /* text: comma-separated names */
+    BROOK_CK_ENABLE_AUTO_COMMIT,  /* int: 0 or 1 */
+    BROOK_CK_AUTO_COMMIT_INTERVAL_MS,
+    BROOK_CK_AUTO_OFFSET_RESET, /* int: a BROOK_CONF_RESET_* */
     BROOK_CK__COUNT
 } brook_conf_key;
+
+/* auto.offset.reset as brook_conf_int() gives it. */
+#define BROOK_CONF_RESET_LATEST   (-1) /* = BROOK_OFFSET_END */
+#define BROOK_CONF_RESET_EARLIEST (-2) /* = BROOK_OFFSET_BEGINNING */
+#define BROOK_CONF_RESET_ERROR    (-3)
 
 struct brook_conf {
     char *text[BROOK_CK__COUNT];  /* each value as set (owned) */
     int64_t num[BROOK_CK__COUNT]; /* parsed value of int and enum keys */
     brook_dr_cb *dr_cb;
     void *dr_opaque;
+    brook_rebalance_cb *rebalance_cb;
+    void *rebalance_opaque;
 };
 
 /* The parsed value of an int or enum key. */
@@ -52,8 +69,9 @@ int64_t brook_conf_int(const brook_conf *conf, brook_conf_key k);
 const char *brook_conf_str(const brook_conf *conf, brook_conf_key k);
 
 /* Checks what single keys cannot: bootstrap.servers set and well formed,
- * delivery.timeout.ms >= linger.ms + request.timeout.ms.  0 or -BK_EINVAL
- * with errstr. */
+ * delivery.timeout.ms >= linger.ms + request.timeout.ms,
+ * heartbeat.interval.ms < session.timeout.ms.  0 or -BK_EINVAL with
+ * errstr. */
 int brook_conf_check(const brook_conf *conf, char *errstr, size_t errlen);
 
 /*

@@ -83,6 +83,7 @@ static bk_cp *cp_find(bk_cons *k, const char *topic, int32_t part)
 /* Moves cp to offset (>= 0) or to a ListOffsets lookup of reset_ts. */
 static void cp_seek(bk_cons *k, bk_cp *cp, int64_t offset, bool lookup)
 {
+    cp->pos_known = !lookup;
     cp_drop_data(cp);
     cp->epoch = k->next_epoch++;
     cp->fetching = false;
@@ -129,6 +130,7 @@ int bk_cons_assign(bk_cons *k, const char *topic, int32_t part, int64_t offset)
     cp->t = t;
     cp->part = part;
     cp->hw = -1;
+    cp->committed = -1;
     cp->max_bytes = k->part_max_bytes;
     cp_seek(k, cp, offset, offset < 0);
     t->parts[part].cp = cp;
@@ -175,9 +177,50 @@ int bk_cons_position(bk_cons *k, const char *topic, int32_t part,
     bk_cp *cp = cp_find(k, topic, part);
     if (!cp)
         return -BK_ENOENT;
-    if (cp->state == BK_CP_RESET || cp->state == BK_CP_LISTING)
+    if (cp->state == BK_CP_RESET || cp->state == BK_CP_LISTING ||
+        cp->state == BK_CP_AWAIT)
         return BK_AGAIN;
     *offset = cp->position;
+    return 0;
+}
+
+bk_cp *bk_cons_cp_find(bk_cons *k, const char *topic, int32_t part)
+{
+    return cp_find(k, topic, part);
+}
+
+int bk_cons_assign_await(bk_cons *k, const char *topic, int32_t part)
+{
+    int rc = bk_cons_assign(k, topic, part, 0);
+    if (rc != 0)
+        return rc;
+    bk_cp *cp = cp_find(k, topic, part);
+    assert(cp);
+    cp->state = BK_CP_AWAIT;
+    cp->pos_known = false;
+    return 0;
+}
+
+void bk_cons_cp_seek(bk_cons *k, bk_cp *cp, int64_t offset, bool lookup)
+{
+    cp_seek(k, cp, offset, lookup);
+}
+
+void bk_cons_unassign_all(bk_cons *k)
+{
+    for (size_t i = 0; i < k->ncps; i++)
+        cp_free(k->cps[i]);
+    k->ncps = 0;
+    k->rr = 0;
+    k->rr_streak = 0;
+}
+
+int bk_cons_pause(bk_cons *k, const char *topic, int32_t part, bool on)
+{
+    bk_cp *cp = cp_find(k, topic, part);
+    if (!cp)
+        return -BK_ENOENT;
+    cp->paused = on;
     return 0;
 }
 
@@ -309,6 +352,8 @@ static int cp_next_record(bk_cons *k, bk_cp *cp)
 /* The next message of cp (event or record): 1 or 0. */
 static int cp_next(bk_cons *k, bk_cp *cp)
 {
+    if (cp->paused)
+        return 0;
     if (cp->pending_err) {
         msg_event(k, cp, BROOK_MSG_ERROR, cp->pending_err);
         cp->pending_err = 0;
@@ -331,6 +376,22 @@ static int cp_next(bk_cons *k, bk_cp *cp)
 
 int bk_cons_next(bk_cons *k, const brook_msg **out)
 {
+    if (k->group_err) {
+        /* the group cannot go on (cgroup.c): no partition to name */
+        brook_msg *m = &k->msg;
+        memset(m, 0, sizeof *m);
+        m->type = BROOK_MSG_ERROR;
+        m->topic = "";
+        m->partition = -1;
+        m->offset = -1;
+        m->timestamp = -1;
+        m->key_len = m->value_len = -1;
+        m->err = k->group_err;
+        k->group_err = 0;
+        k->c->events++;
+        *out = m;
+        return 1;
+    }
     if (k->ncps == 0)
         return 0;
     if (k->rr >= k->ncps)
@@ -423,6 +484,11 @@ static void cp_stop(bk_cp *cp, int err)
     cp->pending_err = err;
 }
 
+void bk_cons_cp_stop(bk_cp *cp, int err)
+{
+    cp_stop(cp, err);
+}
+
 /* Handles one partition of a Fetch answer. */
 static void fetch_part(bk_cons *k, bk_cp *cp, Brook__FetchPartitionData *pd,
                        int64_t now)
@@ -431,7 +497,13 @@ static void fetch_part(bk_cons *k, bk_cp *cp, Brook__FetchPartitionData *pd,
     if (err == BK_ERR_OFFSET_OUT_OF_RANGE) {
         brook_client_set_error(k->c, "offset %lld is out of range for %s-%d",
                                (long long)cp->fetch_pos, cp->t->name, cp->part);
-        cp_stop(cp, err);
+        if (k->oor_reset != 0 && !cp->head && !cp->it_on)
+            cp_seek(k, cp, k->oor_reset, true); /* auto.offset.reset */
+        else if (k->oor_reset == 0)
+            cp_stop(cp, err);
+        else /* records before it are still buffered: handed out first,
+                then the next fetch sees the error again */
+            cp->backoff_until = now + k->retry_backoff_ms;
         return;
     }
     if (err != 0) {
@@ -574,6 +646,7 @@ static void list_done(bk_conn *conn, int err, Brook__Response *resp, void *arg)
         } else {
             cp->state = BK_CP_FETCHING;
             cp->position = cp->fetch_pos = pr->offset;
+            cp->pos_known = true;
             cp->eof_sent = false;
         }
     }
@@ -738,6 +811,7 @@ int64_t bk_cons_service(bk_cons *k, int64_t now)
         for (size_t i = 0; i < k->ncps; i++) {
             bk_cp *cp = k->cps[i];
             bool due = fetch ? cp->state == BK_CP_FETCHING && !cp->fetching &&
+                                   !cp->paused &&
                                    cp->buffered < (size_t)cp->max_bytes
                              : cp->state == BK_CP_RESET;
             if (!due)

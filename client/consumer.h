@@ -18,7 +18,10 @@
  * refresh the metadata and retry after retry.backoff.ms (the client follows
  * the new leader); OFFSET_OUT_OF_RANGE and other non-retriable errors are
  * reported once as a BROOK_MSG_ERROR event and stop the partition until it
- * is seeked (an auto.offset.reset policy comes with consumer groups).
+ * is seeked -- except OFFSET_OUT_OF_RANGE on a partition the group
+ * assigned, which moves it by auto.offset.reset (k->oor_reset), as
+ * Kafka's consumer does.  Partitions a group assigns start in AWAIT until
+ * the group module (cgroup.c) learns their committed offset.
  * Client thread only.
  */
 #ifndef BK_CLIENT_CONSUMER_H
@@ -44,6 +47,7 @@ typedef enum bk_cp_state {
     BK_CP_LISTING,  /* ListOffsets in flight */
     BK_CP_FETCHING, /* position known: fetching */
     BK_CP_STOPPED,  /* an error stopped it: waits for a seek */
+    BK_CP_AWAIT,    /* group-assigned: waits for its committed offset */
 } bk_cp_state;
 
 /* Per-partition consumer state (hangs off bk_tpart.cp). */
@@ -67,6 +71,10 @@ typedef struct bk_cp {
     size_t buffered;  /* bytes in the chunks */
     bk_batch_iter it; /* over the current batch when it_on */
     bool it_on;
+    bool pos_known;    /* position is a real offset (not a pending lookup) */
+    bool paused;       /* brook_pause(): not fetched, not handed out */
+    int64_t committed; /* group's committed offset, -1 none (cgroup.c) */
+    bool committed_known;
 } bk_cp;
 
 typedef struct bk_cons {
@@ -80,7 +88,10 @@ typedef struct bk_cons {
     uint64_t next_epoch;
     int32_t *fetch_busy; /* brokers with a Fetch in flight */
     size_t nbusy, capbusy;
-    brook_msg msg; /* what brook_consume() returned last */
+    brook_msg msg;     /* what brook_consume() returned last */
+    int64_t oor_reset; /* OFFSET_OUT_OF_RANGE: 0 stop, else a lookup
+                          timestamp (-1 latest, -2 earliest) */
+    int group_err;     /* a group-level ERROR event to hand out, 0: none */
 } bk_cons;
 
 int bk_cons_new(brook_client *c, bk_cons **out);
@@ -94,6 +105,20 @@ int bk_cons_seek(bk_cons *k, const char *topic, int32_t part, int64_t offset,
 int bk_cons_position(bk_cons *k, const char *topic, int32_t part,
                      int64_t *offset);
 int bk_cons_hw(bk_cons *k, const char *topic, int32_t part, int64_t *hw);
+int bk_cons_pause(bk_cons *k, const char *topic, int32_t part, bool on);
+
+/* The cp of topic/part, or NULL when not assigned. */
+bk_cp *bk_cons_cp_find(bk_cons *k, const char *topic, int32_t part);
+/* Assigns topic/part in state AWAIT (for the group).  0, -BK_EEXIST,
+ * -BK_EINVAL, -BK_ENOMEM. */
+int bk_cons_assign_await(bk_cons *k, const char *topic, int32_t part);
+/* Moves cp to offset (>= 0), or to a ListOffsets lookup of it (lookup:
+ * -1 latest, -2 earliest); buffered data is dropped, the epoch bumped. */
+void bk_cons_cp_seek(bk_cons *k, bk_cp *cp, int64_t offset, bool lookup);
+/* Stops cp with an ERROR event err (it waits for a seek). */
+void bk_cons_cp_stop(bk_cp *cp, int err);
+/* Unassigns every partition. */
+void bk_cons_unassign_all(bk_cons *k);
 
 /* The next record or event from the buffers, without any I/O: 1 and *out
  * (valid until the next call), or 0. */

@@ -9,7 +9,9 @@ libbrook_a_SOURCES = \
 	client/client.h client/client.c \
 	client/producer.h client/producer.c \
 	client/consumer.h client/consumer.c \
-	client/format.h client/format.c
+	client/format.h client/format.c \
+	client/assignor.h client/assignor.c \
+	client/cgroup.h client/cgroup.c
 libbrook_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 
 # Link order: users of libbrook.
@@ -67,3 +69,18 @@ EXTRA_DIST += tests/bench/produce-consume
 # Objects that include the generated proto/brook.pb-c.h wait for it even in
 # a single-target make (see proto/local.mk).
 $(libbrook_a_OBJECTS) $(client_brook_OBJECTS): proto/brook.pb-c.h
+
+# Consumer-group assignors (range, roundrobin, sticky) and the consumer
+# protocol's subscription/assignment encoding.
+check_PROGRAMS += tests/unit/test_assignor
+TESTS += tests/unit/test_assignor
+tests_unit_test_assignor_SOURCES = tests/unit/test_assignor.c $(BK_TEST_MAIN)
+tests_unit_test_assignor_CFLAGS = $(BK_TEST_CFLAGS)
+tests_unit_test_assignor_LDADD = $(BK_CLIENT_LIBS) $(CUNIT_LIBS)
+
+# Consumer-group membership against an in-process fake coordinator.
+check_PROGRAMS += tests/unit/test_cgroup
+TESTS += tests/unit/test_cgroup
+tests_unit_test_cgroup_SOURCES = tests/unit/test_cgroup.c $(BK_TEST_MAIN)
+tests_unit_test_cgroup_CFLAGS = $(BK_TEST_CFLAGS)
+tests_unit_test_cgroup_LDADD = $(BK_CLIENT_LIBS) $(CUNIT_LIBS)

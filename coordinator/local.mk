@@ -8,14 +8,18 @@ libbkcoord_a_SOURCES = \
 	coordinator/zk.h coordinator/zk.c \
 	coordinator/zkcodec.h coordinator/zkcodec.c \
 	coordinator/zkdata.h coordinator/zkdata.c \
-	coordinator/topic.h coordinator/topic.c
+	coordinator/topic.h coordinator/topic.c \
+	coordinator/offsets.h coordinator/offsets.c
 
 # Link order: users of libbkcoord also need these.
 BK_COORD_LIBS = libbkcoord.a $(BK_COMMON_LIBS) $(ZK_LIBS)
 
 bin_PROGRAMS += coordinator/brookctl
-coordinator_brookctl_SOURCES = coordinator/brookctl.c
+coordinator_brookctl_SOURCES = coordinator/brookctl.c \
+	coordinator/brookctl_groups.h coordinator/brookctl_groups.c
+coordinator_brookctl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 coordinator_brookctl_LDADD = $(BK_COORD_LIBS)
+$(coordinator_brookctl_OBJECTS): proto/brook.pb-c.h
 
 # Unit suites (no ZooKeeper).
 BK_COORD_UNIT_TESTS = tests/unit/test_json tests/unit/test_zkdata
@@ -50,3 +54,27 @@ tests_integration_test_brookctl_SOURCES = tests/integration/test_brookctl.c \
 	$(BK_HARNESS) $(BK_TEST_MAIN)
 tests_integration_test_brookctl_CFLAGS = $(BK_TEST_CFLAGS)
 tests_integration_test_brookctl_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
+
+# Committed offsets in ZooKeeper (real ZooKeeper) and their benchmark.
+check_PROGRAMS += tests/integration/test_offsets
+tests_integration_test_offsets_SOURCES = tests/integration/test_offsets.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_offsets_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_offsets_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
+
+EXTRA_PROGRAMS += tests/bench/bench_offset_commit
+CLEANFILES += tests/bench/bench_offset_commit
+tests_bench_bench_offset_commit_SOURCES = tests/bench/bench_offset_commit.c \
+	tests/bench/bench_env.c $(BK_HARNESS)
+tests_bench_bench_offset_commit_CFLAGS = $(BK_TEST_CFLAGS)
+tests_bench_bench_offset_commit_LDADD = $(BK_COORD_LIBS)
+EXTRA_DIST += tests/bench/offset-commit
+
+# brookctl groups against a real cluster (ZooKeeper + brokers).
+check_PROGRAMS += tests/integration/test_brookctl_groups
+tests_integration_test_brookctl_groups_SOURCES = \
+	tests/integration/test_brookctl_groups.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_brookctl_groups_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_brookctl_groups_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
