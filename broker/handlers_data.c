@@ -231,18 +231,13 @@ static int32_t read_part(bk_pool *pool, bk_part *p, int64_t offset,
         return BK_ERR_UNKNOWN;
     size_t off = 0;
     for (size_t i = 0; i < ns; i++) {
-        size_t done = 0;
-        while (done < sl[i].len) {
-            ssize_t r = pread(sl[i].fd, buf + off + done, sl[i].len - done,
-                              (off_t)(sl[i].pos + done));
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                BK_ERROR(MOD, "pread of %s-%d failed: %s", p->topic, p->index,
-                         r < 0 ? strerror(errno) : "short file");
-                return BK_ERR_KAFKA_STORAGE_ERROR;
-            }
-            done += (size_t)r;
+        /* not pread(sl[i].fd): the later reads may have closed that fd
+         * (the segment fd cache, broker/segment.h) */
+        int rc = bk_log_read_slice(p->log, &sl[i], buf + off);
+        if (rc != 0) {
+            BK_ERROR(MOD, "read of %s-%d failed: %s", p->topic, p->index,
+                     bk_strerror(rc));
+            return BK_ERR_KAFKA_STORAGE_ERROR;
         }
         off += sl[i].len;
     }

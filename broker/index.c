@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "broker/segment.h" /* bk_seg_open_file: the fd budget */
 #include "common/err.h"
 
 /* Largest index file we accept to load: an offset index of a 2 GiB
@@ -27,7 +28,7 @@
 int bk_idx_init(bk_idx *x, const char *path, bk_idx_kind kind)
 {
     memset(x, 0, sizeof *x);
-    x->fd = -1;
+    x->unflushed = true; /* nothing known about the file yet */
     x->kind = kind;
     x->width = kind == BK_IDX_OFFSET ? BK_IDX_OFFSET_WIDTH : BK_IDX_TIME_WIDTH;
     bk_buf_init(&x->mem);
@@ -37,7 +38,6 @@ int bk_idx_init(bk_idx *x, const char *path, bk_idx_kind kind)
 
 void bk_idx_free(bk_idx *x)
 {
-    bk_idx_close(x);
     bk_buf_free(&x->mem);
     free(x->path);
     x->path = NULL;
@@ -80,7 +80,10 @@ int bk_idx_load(bk_idx *x, int64_t max_key, int64_t max_val)
     bk_buf_reset(&x->mem);
     x->synced = 0;
     x->file_len = 0;
-    int fd = open(x->path, O_RDONLY | O_CLOEXEC);
+    x->known = false;
+    /* whoever wrote the file may not have fsync'ed it */
+    x->unflushed = true;
+    int fd = bk_seg_open_file(x->path, O_RDONLY);
     if (fd < 0)
         return errno == ENOENT ? -BK_ENOENT : -BK_EIO;
     struct stat st;
@@ -91,6 +94,7 @@ int bk_idx_load(bk_idx *x, int64_t max_key, int64_t max_val)
     /* file_len is what the next sync() must truncate away if the content
      * turns out to be unusable */
     x->file_len = (size_t)st.st_size;
+    x->known = true;
     if ((uint64_t)st.st_size > IDX_MAX_FILE ||
         (size_t)st.st_size % x->width != 0) {
         close(fd);
@@ -196,37 +200,30 @@ void bk_idx_truncate(bk_idx *x, size_t n)
         x->synced = x->mem.len;
 }
 
-static int idx_open(bk_idx *x)
+/* Writes what memory has and the file lacks through fd. */
+static int idx_write(bk_idx *x, int fd)
 {
-    if (x->fd >= 0)
-        return 0;
-    x->fd = open(x->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (x->fd < 0)
-        return -BK_EIO;
+    /* the file as it is, not as we left it: one we did not load (a new
+     * segment, a rebuilt index) may hold stale bytes beyond what memory
+     * says was synced, and one cut or removed behind our back is
+     * rewritten from memory */
     struct stat st;
-    if (fstat(x->fd, &st) != 0)
+    if (fstat(fd, &st) != 0)
         return -BK_EIO;
     x->file_len = (size_t)st.st_size;
-    /* a file we did not load (a new segment or a rebuilt index) may hold
-     * stale bytes beyond what memory says was synced */
+    x->known = true;
     if (x->file_len < x->synced)
         x->synced = x->file_len;
-    return 0;
-}
-
-int bk_idx_sync(bk_idx *x, bool durable)
-{
-    int rc = idx_open(x);
-    if (rc != 0)
-        return rc;
     if (x->file_len > x->synced) {
-        if (ftruncate(x->fd, (off_t)x->synced) != 0)
+        x->unflushed = true;
+        if (ftruncate(fd, (off_t)x->synced) != 0)
             return -BK_EIO;
         x->file_len = x->synced;
     }
     while (x->synced < x->mem.len) {
-        ssize_t w = pwrite(x->fd, x->mem.data + x->synced,
-                           x->mem.len - x->synced, (off_t)x->synced);
+        x->unflushed = true;
+        ssize_t w = pwrite(fd, x->mem.data + x->synced, x->mem.len - x->synced,
+                           (off_t)x->synced);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -235,23 +232,44 @@ int bk_idx_sync(bk_idx *x, bool durable)
         if (x->synced > x->file_len)
             x->file_len = x->synced;
     }
-    if (durable && fdatasync(x->fd) != 0)
-        return -BK_EIO;
     return 0;
 }
 
-void bk_idx_close(bk_idx *x)
+int bk_idx_sync(bk_idx *x, bool durable)
 {
-    if (x->fd >= 0)
-        close(x->fd);
-    x->fd = -1;
+    /* no fd is kept between syncs (thousands of segments would need
+     * thousands of fds): open, write, close.  A sync that has nothing to
+     * do makes no system call. */
+    if (x->known && x->file_len == x->synced && x->synced == x->mem.len &&
+        !(durable && x->unflushed))
+        return 0;
+    /* nor does a non-durable sync of an empty index never written here
+     * (closing thousands of logs that never got data): a durable one
+     * creates the file */
+    if (!durable && !x->known && x->mem.len == 0)
+        return 0;
+    int fd = bk_seg_open_file(x->path, O_RDWR | O_CREAT);
+    if (fd < 0)
+        return -BK_EIO;
+    int rc = idx_write(x, fd);
+    if (rc == 0 && durable && x->unflushed) {
+        /* fsync of a fresh fd writes every dirty page of the file, also
+         * those written through an earlier one */
+        if (fdatasync(fd) != 0)
+            rc = -BK_EIO;
+        else
+            x->unflushed = false;
+    }
+    close(fd);
+    return rc;
 }
 
 int bk_idx_unlink(bk_idx *x)
 {
-    bk_idx_close(x);
     bk_buf_reset(&x->mem);
     x->synced = x->file_len = 0;
+    x->known = false;
+    x->unflushed = true;
     if (unlink(x->path) != 0 && errno != ENOENT)
         return -BK_EIO;
     return 0;

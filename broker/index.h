@@ -24,8 +24,10 @@
  * with the default 4 KiB interval holds at most 2 MiB of offset index), are
  * searched there (binary search), and reach the file in large pwrite()s:
  * bk_idx_sync() writes what was appended since the last sync and applies
- * truncations.  Memory is the file size for every loaded index; old
- * segments load theirs lazily (segment.c).
+ * truncations, through an fd opened for that call only (a broker with
+ * thousands of segments cannot keep an fd per index).  Memory is the file
+ * size for every loaded index; old segments load theirs lazily
+ * (segment.c).
  *
  * Single-threaded: an index belongs to its segment, which belongs to the
  * log, which belongs to the broker's loop thread.
@@ -54,14 +56,16 @@ typedef struct bk_idx {
     size_t width;     /* bytes per entry: 8 or 12 */
     bk_buf mem;       /* all entries, on-disk encoding; mem.len = n * width */
     size_t synced;    /* leading bytes of mem known to be in the file */
-    size_t file_len;  /* length of the file as last written by us */
-    int fd;           /* -1 until the first sync */
+    size_t file_len;  /* length of the file, when known */
+    bool known;       /* the file exists and file_len is its length */
+    bool unflushed;   /* the file may differ from what is on disk: written
+                         since the last fdatasync, or never synced here */
 } bk_idx;
 
 /* Prepares an empty index for `path` (copied).  Touches no file.
  * 0 or -BK_ENOMEM. */
 int bk_idx_init(bk_idx *x, const char *path, bk_idx_kind kind);
-/* Closes the file and frees everything; x may be init()ed again. */
+/* Frees everything (the file stays); x may be init()ed again. */
 void bk_idx_free(bk_idx *x);
 
 /* Replaces the in-memory entries with the file's, checking that they can be
@@ -96,7 +100,10 @@ void bk_idx_truncate(bk_idx *x, size_t n);
 
 /* Makes the file equal the memory: truncates it if entries were dropped,
  * writes the entries appended since the last sync, and fsync()s it when
- * `durable`.  Creates the file on first use.  0 or -BK_EIO. */
+ * `durable` (unless nothing changed since the last fsync).  Creates the
+ * file on first use (a non-durable sync of an empty index that was never
+ * loaded or written does not).  The file is opened for the call only: an
+ * index keeps no fd.  0 or -BK_EIO. */
 int bk_idx_sync(bk_idx *x, bool durable);
 /* Bytes appended since the last sync. */
 static inline size_t bk_idx_unsynced(const bk_idx *x)
@@ -104,9 +111,7 @@ static inline size_t bk_idx_unsynced(const bk_idx *x)
     return x->mem.len - x->synced;
 }
 
-/* Closes the fd (the entries stay in memory). */
-void bk_idx_close(bk_idx *x);
-/* Closes and unlinks the file; memory is emptied.  0, or -BK_EIO when the
+/* Unlinks the file; memory is emptied.  0, or -BK_EIO when the
  * file exists and cannot be removed. */
 int bk_idx_unlink(bk_idx *x);
 

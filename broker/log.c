@@ -47,6 +47,8 @@ struct bk_log {
     int64_t last_flush_ms;  /* monotonic time of the last flush */
     bool dir_dirty;         /* entries created or removed since a dir fsync */
     bool opened;            /* open succeeded: close may write the files */
+    bool fresh; /* created empty by open and never written since: nothing
+                   of it needs to be durable (see bk_log_open) */
 };
 
 #define MOD "log"
@@ -165,11 +167,25 @@ static int new_segment(bk_log *log, int64_t base)
     return 0;
 }
 
+/* The log's files outside the segment fd cache (the directory, the
+ * epoch checkpoint) get the same second chance as segment files when the
+ * process is out of fds: the cache gives some back. */
+static int epoch_flush(bk_log *log)
+{
+    int rc = bk_epoch_flush(&log->epochs);
+    if (rc == -BK_EIO && bk_seg_fd_cache_shed())
+        rc = bk_epoch_flush(&log->epochs);
+    return rc;
+}
+
 static int sync_dir(bk_log *log)
 {
     if (!log->dir_dirty)
         return 0;
-    if (bk_fsync_dir(log->dir) != 0) {
+    int rc = bk_fsync_dir(log->dir);
+    if (rc == -BK_EIO && bk_seg_fd_cache_shed())
+        rc = bk_fsync_dir(log->dir);
+    if (rc != 0) {
         BK_ERROR(MOD, "%s: cannot fsync the directory: %s", log->name,
                  strerror(errno));
         return -BK_EIO;
@@ -313,7 +329,9 @@ static int recover(bk_log *log, int64_t rp)
                     return rc;
             }
         }
-        rc = bk_seg_sync(s, true);
+        /* an empty segment that was empty on disk has nothing to make
+         * durable (it stays dirty: the next flush syncs it anyway) */
+        rc = s->size == 0 && !damaged ? 0 : bk_seg_sync(s, true);
         if (rc != 0)
             return rc;
     }
@@ -345,12 +363,15 @@ int bk_log_open(const char *log_dir, const char *topic, int32_t partition,
     }
     if (rc == 0)
         rc = list_segments(log);
+    /* no data: a new log, or one whose only segment is an empty file */
+    log->fresh = rc == 0 && (log->nsegs == 0 ||
+                             (log->nsegs == 1 && log->segs[0]->size == 0));
 
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/%s", log->dir, BK_EPOCH_FILE);
         rc = bk_epoch_open(&log->epochs, path);
         if (rc == -BK_ENOENT || rc == -BK_ECORRUPT) {
-            if (log->nsegs > 0 && recovery_point > 0) {
+            if (!log->fresh && recovery_point > 0) {
                 BK_WARN(MOD,
                         "%s: leader-epoch checkpoint %s: verifying the "
                         "whole log to rebuild it",
@@ -384,11 +405,21 @@ int bk_log_open(const char *log_dir, const char *topic, int32_t partition,
         }
         bk_epoch_truncate_from_end(&log->epochs, end);
         bk_epoch_truncate_from_start(&log->epochs, log->log_start);
-        rc = bk_epoch_flush(&log->epochs);
-        if (rc == 0)
-            rc = bk_seg_sync(a, true);
-        if (rc == 0)
-            rc = sync_dir(log);
+        /* A log without data holds nothing to make durable until its
+         * first append: its empty files may vanish in a crash (the next
+         * open creates them again), its epoch file is rewritten from
+         * memory.  The append writes the epoch file, the next roll or
+         * flush fsyncs the files and the directory; until then open,
+         * flush and close make no fsync.  That matters when a topic of
+         * thousands of partitions is created (on the loop thread, on
+         * disks where an fsync takes milliseconds) and at shutdown. */
+        if (!log->fresh) {
+            rc = epoch_flush(log);
+            if (rc == 0)
+                rc = bk_seg_sync(a, true);
+            if (rc == 0)
+                rc = sync_dir(log);
+        }
         log->recovery_point = end;
     }
     if (rc != 0) {
@@ -406,12 +437,12 @@ void bk_log_close(bk_log *log)
 {
     if (!log)
         return;
-    if (log->opened && log->nsegs > 0)
+    if (log->opened && !log->fresh && log->nsegs > 0)
         (void)bk_seg_seal(active(log));
     for (size_t i = 0; i < log->nsegs; i++)
         bk_seg_close(log->segs[i]);
-    if (log->opened)
-        (void)bk_epoch_flush(&log->epochs);
+    if (log->opened && !log->fresh)
+        (void)epoch_flush(log);
     bk_epoch_free(&log->epochs);
     free(log->segs);
     free(log->dir);
@@ -510,11 +541,12 @@ static void maybe_flush(bk_log *log, int64_t records)
 static int write_batches(bk_log *log, const uint8_t *data, size_t len,
                          const bk_log_append_info *ai)
 {
+    log->fresh = false;
     int rc = maybe_roll(log, len, ai->max_timestamp, ai->first_offset,
                         ai->last_offset);
     if (rc != 0)
         return rc;
-    rc = bk_epoch_flush(&log->epochs);
+    rc = epoch_flush(log);
     if (rc != 0)
         return rc;
     bk_seg *a = active(log);
@@ -661,6 +693,7 @@ int bk_log_read(bk_log *log, int64_t offset, size_t max_bytes,
             return rc;
         out->first_offset = h.base_offset;
         out->next_offset = next;
+        out->segment = s->base;
         if (stop > pos) {
             out->fd = bk_seg_fd(s);
             if (out->fd < 0)
@@ -671,6 +704,34 @@ int bk_log_read(bk_log *log, int64_t offset, size_t max_bytes,
         return 0;
     }
     out->next_offset = end; /* offset was in a gap at the end */
+    return 0;
+}
+
+int bk_log_read_slice(bk_log *log, const bk_log_slice *sl, uint8_t *buf)
+{
+    if (sl->len == 0)
+        return 0;
+    bk_seg *s = log->segs[floor_seg(log, sl->segment)];
+    if (s->base != sl->segment || sl->pos > s->size ||
+        sl->len > s->size - sl->pos)
+        return -BK_ENOENT; /* deleted or cut since the read */
+    int fd = bk_seg_fd(s);
+    if (fd < 0)
+        return fd;
+    size_t done = 0;
+    while (done < sl->len) {
+        ssize_t r =
+            pread(fd, buf + done, sl->len - done, (off_t)(sl->pos + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            BK_ERROR(MOD, "%s: read of segment %" PRId64 " failed: %s",
+                     log->name, s->base,
+                     r < 0 ? strerror(errno) : "short file");
+            return -BK_EIO;
+        }
+        done += (size_t)r;
+    }
     return 0;
 }
 
@@ -712,6 +773,7 @@ int bk_log_truncate_fully(bk_log *log, int64_t new_start)
 {
     if (new_start < 0)
         return -BK_EINVAL;
+    log->fresh = false;
     BK_WARN(MOD,
             "%s: truncating fully (offsets %" PRId64 "..%" PRId64
             " removed) and restarting at %" PRId64,
@@ -723,7 +785,7 @@ int bk_log_truncate_fully(bk_log *log, int64_t new_start)
             rc = r;
     }
     bk_epoch_clear(&log->epochs);
-    int r = bk_epoch_flush(&log->epochs);
+    int r = epoch_flush(log);
     if (rc == 0)
         rc = r;
     /* a log with no segment is not a log: create the new one even after
@@ -772,7 +834,7 @@ int bk_log_truncate(bk_log *log, int64_t offset)
     if (log->recovery_point > leo(log))
         log->recovery_point = leo(log);
     bk_epoch_truncate_from_end(&log->epochs, leo(log));
-    rc = bk_epoch_flush(&log->epochs);
+    rc = epoch_flush(log);
     /* make the cut durable: a deleted segment that came back after a
      * power loss would bring back records the leader does not have */
     if (rc == 0)
@@ -799,7 +861,7 @@ static int delete_oldest(bk_log *log, size_t k, const char *why)
     if (log->log_start < log->segs[0]->base)
         log->log_start = log->segs[0]->base;
     bk_epoch_truncate_from_start(&log->epochs, log->log_start);
-    int r = bk_epoch_flush(&log->epochs);
+    int r = epoch_flush(log);
     return rc ? rc : r;
 }
 
@@ -862,7 +924,7 @@ int bk_log_advance_start(bk_log *log, int64_t offset)
         return 0;
     log->log_start = offset;
     bk_epoch_truncate_from_start(&log->epochs, offset);
-    return bk_epoch_flush(&log->epochs);
+    return epoch_flush(log);
 }
 
 /* ------------------------------ flush ------------------------------ */
@@ -870,6 +932,11 @@ int bk_log_advance_start(bk_log *log, int64_t offset)
 int bk_log_flush(bk_log *log)
 {
     int rc = 0;
+    if (log->fresh) {
+        /* nothing was ever written: nothing to make durable */
+        log->last_flush_ms = bk_clock_mono_ms();
+        return 0;
+    }
     for (size_t i = floor_seg(log, log->recovery_point); i < log->nsegs; i++) {
         int r = bk_seg_sync(log->segs[i], true);
         if (r != 0 && rc == 0)

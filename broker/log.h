@@ -33,9 +33,11 @@
  * either has no timestamp (-1), wall-clock time since the segment was
  * created or opened by this process.
  *
- * Files.  The .log fd of every segment used since open stays open (old
- * segments are opened lazily, on first read; a broker with very many
- * segments may need a higher RLIMIT_NOFILE or, later, an fd cache).
+ * Files.  No log keeps fds of its own: segment .log fds live in the
+ * process-wide bounded LRU cache of segment.h (opened on demand, the
+ * least recently used closed when it is full) and index files are opened
+ * only while they are written, so a broker with tens of thousands of
+ * segments needs no more fds than the cache's capacity.
  *
  * Threads: a log belongs to one thread (the broker's loop); no function
  * is thread-safe.  All I/O is blocking.
@@ -88,9 +90,11 @@ typedef struct bk_log_append_info {
 
 /* A file range of whole batches, for pread() or sendfile(). */
 typedef struct bk_log_slice {
-    int fd;               /* borrowed: valid until the segment is deleted
-                             (retention, truncation) or the log is closed; appends
-                             never invalidate it.  -1 when len == 0 */
+    int fd;               /* borrowed from the fd cache: valid only until
+                             the next call into any log (another read may
+                             close it); bk_log_read_slice() reads a slice
+                             later.  -1 when len == 0 */
+    int64_t segment;      /* base offset of the segment read */
     uint64_t pos;         /* file position of the first batch */
     size_t len;           /* bytes; 0 = nothing to read now */
     int64_t first_offset; /* base offset of the first batch (it may be
@@ -154,6 +158,14 @@ int bk_log_append_replica(bk_log *log, const uint8_t *data, size_t len,
  * (OFFSET_OUT_OF_RANGE), -BK_EIO, -BK_ECORRUPT. */
 int bk_log_read(bk_log *log, int64_t offset, size_t max_bytes,
                 int64_t max_offset, bk_log_slice *out);
+
+/* Copies the bytes of a slice that bk_log_read() returned for this log
+ * into buf (sl->len bytes), reopening the segment's fd if the cache
+ * closed it since.  Any number of log calls may come between the read and
+ * this one, as long as none removed the segment (truncation, retention:
+ * -BK_ENOENT then).  0, -BK_ENOENT, -BK_EIO (also a file shorter than
+ * the slice). */
+int bk_log_read_slice(bk_log *log, const bk_log_slice *sl, uint8_t *buf);
 
 /* ListOffsets by time: the smallest offset (>= log start) whose record
  * timestamp is >= ts, and that timestamp.  BK_LOG_LATEST_TIMESTAMP gives

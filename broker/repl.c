@@ -10,6 +10,7 @@
 
 #include "broker/fetcher.h"
 #include "broker/zkbroker.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/logging.h"
 #include "coordinator/zk.h"
@@ -531,7 +532,10 @@ static bool update_hw(bk_repl *r, bk_part *p)
 static void reset_followers(bk_repl *r, bk_part *p)
 {
     int32_t me = r->b->cfg->broker_id;
-    int64_t now = bk_loop_now_ms(r->b->loop);
+    /* the clock, not the loop's cached time: creating thousands of
+     * partitions in one loop iteration takes tens of seconds, and their
+     * followers would start already beyond replica.lag.time.max.ms */
+    int64_t now = bk_clock_mono_ms();
     bk_part_follower *v = calloc(p->nreplicas ? p->nreplicas : 1, sizeof *v);
     if (!v) {
         BK_ERROR(MOD, "%s-%d: out of memory for the follower table", p->topic,

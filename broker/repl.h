@@ -92,5 +92,4 @@ int bk_repl_wait_acks(bk_repl *r, bk_req *req, bk_pool *pool,
 /* Number of waiting acks=all produces. */
 size_t bk_repl_waiting(const bk_repl *r);
 
-
 #endif

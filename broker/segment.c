@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -172,6 +173,152 @@ static void reset_state(bk_seg *s)
     s->since_index = 0;
 }
 
+/* ------------------------------- fd cache ------------------------------- */
+
+/* Segments whose .log fd is open, in a doubly linked list, most recently
+ * used first (see segment.h: why, and why dropping a dirty fd is safe).
+ * Intrusive, so a hit, an open and a close are O(1) and allocate
+ * nothing. */
+static struct {
+    bk_seg *head, *tail; /* newest, oldest */
+    size_t open;         /* segments in the list */
+    size_t cap;          /* 0 until first use */
+    uint64_t opens, evictions;
+} fdc;
+
+#define FDC_MIN_DEFAULT 16
+
+static size_t fdc_capacity(void)
+{
+    if (fdc.cap == 0) {
+        struct rlimit rl;
+        size_t n = FDC_MIN_DEFAULT;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+            if (rl.rlim_cur == RLIM_INFINITY)
+                n = (size_t)1 << 20;
+            else if (rl.rlim_cur / 2 > n)
+                n = (size_t)(rl.rlim_cur / 2);
+        }
+        fdc.cap = n;
+    }
+    return fdc.cap;
+}
+
+static void fdc_unlink(bk_seg *s)
+{
+    if (s->lru_prev)
+        s->lru_prev->lru_next = s->lru_next;
+    else
+        fdc.head = s->lru_next;
+    if (s->lru_next)
+        s->lru_next->lru_prev = s->lru_prev;
+    else
+        fdc.tail = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+}
+
+static void fdc_push_front(bk_seg *s)
+{
+    s->lru_prev = NULL;
+    s->lru_next = fdc.head;
+    if (fdc.head)
+        fdc.head->lru_prev = s;
+    fdc.head = s;
+    if (!fdc.tail)
+        fdc.tail = s;
+}
+
+/* Closes s's fd, if open, and takes it out of the cache. */
+static void fdc_drop(bk_seg *s)
+{
+    if (s->fd < 0)
+        return;
+    assert(fdc.open > 0);
+    fdc_unlink(s);
+    close(s->fd);
+    s->fd = -1;
+    fdc.open--;
+}
+
+/* Closes least recently used fds until at most `keep` are open. */
+static void fdc_trim(size_t keep)
+{
+    while (fdc.open > keep) {
+        assert(fdc.tail != NULL);
+        fdc_drop(fdc.tail);
+        fdc.evictions++;
+    }
+}
+
+bool bk_seg_fd_cache_shed(void)
+{
+    if ((errno != EMFILE && errno != ENFILE) || fdc.open == 0)
+        return false;
+    /* the cache is larger than what the process can have besides its
+     * sockets and other files: give back half of it */
+    BK_WARN("seg",
+            "out of file descriptors with %zu segment files open: closing "
+            "half of them",
+            fdc.open);
+    fdc_trim(fdc.open / 2);
+    return true;
+}
+
+int bk_seg_open_file(const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC, 0644);
+    if (fd < 0 && bk_seg_fd_cache_shed())
+        fd = open(path, flags | O_CLOEXEC, 0644);
+    return fd;
+}
+
+/* Opens s's .log with O_RDWR | flags into the cache (s has no fd).  0, or
+ * -1 with errno. */
+static int fdc_open(bk_seg *s, int flags)
+{
+    assert(s->fd < 0);
+    size_t cap = fdc_capacity();
+    fdc_trim(cap - 1);
+    int fd = bk_seg_open_file(s->log_path, O_RDWR | flags);
+    if (fd < 0)
+        return -1;
+    s->fd = fd;
+    fdc_push_front(s);
+    fdc.open++;
+    fdc.opens++;
+    return 0;
+}
+
+int bk_seg_fd(bk_seg *s)
+{
+    if (s->fd >= 0) {
+        if (fdc.head != s) {
+            fdc_unlink(s);
+            fdc_push_front(s);
+        }
+        return s->fd;
+    }
+    if (fdc_open(s, 0) != 0) {
+        BK_ERROR("seg", "cannot open %s: %s", s->log_path, strerror(errno));
+        return -BK_EIO;
+    }
+    return s->fd;
+}
+
+void bk_seg_fd_cache_set(size_t capacity)
+{
+    fdc.cap = capacity;
+    fdc_trim(fdc_capacity());
+}
+
+void bk_seg_fd_cache_stats(bk_seg_fd_stats *st)
+{
+    st->capacity = fdc_capacity();
+    st->open = fdc.open;
+    st->opens = fdc.opens;
+    st->evictions = fdc.evictions;
+}
+
 /* ---------------------------- life cycle ---------------------------- */
 
 static int seg_alloc(const char *dir, int64_t base, uint32_t interval,
@@ -217,11 +364,10 @@ int bk_seg_create(const char *dir, int64_t base, uint32_t interval,
     int rc = seg_alloc(dir, base, interval, &s);
     if (rc != 0)
         return rc;
-    s->fd = open(s->log_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (s->fd < 0) {
+    rc = fdc_open(s, O_CREAT | O_EXCL);
+    if (rc < 0) {
         rc = errno == EEXIST ? -BK_EEXIST : -BK_EIO;
         BK_ERROR("seg", "cannot create %s: %s", s->log_path, strerror(errno));
-        s->fd = -1;
         bk_seg_close(s);
         return rc;
     }
@@ -242,26 +388,13 @@ int bk_seg_open(const char *dir, int64_t base, uint64_t size, uint32_t interval,
     return rc;
 }
 
-int bk_seg_fd(bk_seg *s)
-{
-    if (s->fd >= 0)
-        return s->fd;
-    s->fd = open(s->log_path, O_RDWR | O_CLOEXEC);
-    if (s->fd < 0) {
-        BK_ERROR("seg", "cannot open %s: %s", s->log_path, strerror(errno));
-        return -BK_EIO;
-    }
-    return s->fd;
-}
-
 void bk_seg_close(bk_seg *s)
 {
     if (!s)
         return;
     if (s->loaded)
         (void)bk_seg_sync(s, false);
-    if (s->fd >= 0)
-        close(s->fd);
+    fdc_drop(s);
     bk_idx_free(&s->oidx);
     bk_idx_free(&s->tidx);
     free(s->log_path);
@@ -517,7 +650,10 @@ int bk_seg_recover(bk_seg *s, int64_t rp, bk_seg_batch_fn fn, void *arg,
                 "%s: %s at position %" PRIu64 " (offset %" PRId64
                 "): truncating %" PRIu64 " bytes",
                 s->log_path, why, stop, s->next_offset, fsize - stop);
-        if (ftruncate(s->fd, (off_t)stop) != 0) {
+        int fd = bk_seg_fd(s);
+        if (fd < 0)
+            return fd;
+        if (ftruncate(fd, (off_t)stop) != 0) {
             BK_ERROR("seg", "%s: cannot truncate: %s", s->log_path,
                      strerror(errno));
             return -BK_EIO;

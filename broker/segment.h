@@ -13,11 +13,27 @@
  * below the recovery point are trusted as flushed: bk_seg_load() checks
  * their indexes for sanity (rebuilding them from batch headers when they
  * are missing or wrong) but does not read their data.  Old segments are
- * loaded lazily, on first use, and their fd is opened lazily too (then
- * kept until the segment is closed or deleted), so opening a log with
- * many segments costs one stat() each.
+ * loaded lazily, on first use, so opening a log with many segments costs
+ * one stat() each.
  *
- * Single-threaded: owned by its log.  Blocking file I/O.
+ * File descriptors.  A broker hosts thousands of partition replicas, each
+ * with at least one segment: one fd per segment (and per index, as Kafka
+ * keeps) does not fit RLIMIT_NOFILE.  So no segment owns an fd for good:
+ * the .log fds of all segments of the process sit in one bounded LRU
+ * cache (bk_seg_fd() opens on demand and may close the least recently
+ * used one), and the index files are opened only while a sync writes
+ * them (index.h).  An fd returned by bk_seg_fd() is therefore valid only
+ * until the next segment function call on any segment.  The cache holds
+ * at most half of the soft RLIMIT_NOFILE seen at its first use (the rest
+ * is for sockets), at least 16; bk_seg_fd_cache_set() changes that.  An
+ * open() that fails with EMFILE/ENFILE closes half of the cache and is
+ * retried once.  Dropping the fd of a written, not yet fsync'ed segment is
+ * safe: fsync() on a later fd of the same file writes every dirty page of
+ * it, and (Linux >= 4.16) reports a write-back error no fd has seen yet.
+ *
+ * Single-threaded: owned by its log; the fd cache is process-wide and
+ * belongs to the thread that runs the logs (the broker's loop).  Blocking
+ * file I/O.
  */
 #ifndef BK_SEGMENT_H
 #define BK_SEGMENT_H
@@ -38,7 +54,8 @@
 typedef struct bk_seg {
     int64_t base;         /* base offset: in the file names, <= first batch */
     char *log_path;       /* owned: <dir>/<base>.log */
-    int fd;               /* the .log, O_RDWR; -1 until first needed */
+    int fd;               /* the .log, O_RDWR, while in the fd cache; -1
+                             when not (use bk_seg_fd()) */
     uint64_t size;        /* bytes of whole trusted batches (the file size) */
     bk_idx oidx;          /* offset index (<base>.index) */
     bk_idx tidx;          /* time index (<base>.timeindex) */
@@ -51,6 +68,8 @@ typedef struct bk_seg {
     int64_t created_ms;   /* wall clock when created or opened here */
     uint64_t since_index; /* log bytes since the last offset index entry */
     bool dirty;           /* written or truncated since the last fsync */
+    /* the fd cache's list, most recently used first (while fd >= 0) */
+    struct bk_seg *lru_prev, *lru_next;
 } bk_seg;
 
 /* Called for each batch that recovery accepts (the log rebuilds the
@@ -81,8 +100,32 @@ void bk_seg_close(bk_seg *s);
  * then frees the segment.  0 or -BK_EIO (the segment is freed anyway). */
 int bk_seg_delete(bk_seg *s);
 
-/* The .log fd, opened on first use.  fd >= 0 or -BK_EIO. */
+/* The .log fd, from the fd cache (opened when not there; that may close
+ * the least recently used fd of another segment).  Valid until the next
+ * call of a bk_seg_* function on any segment.  fd >= 0 or -BK_EIO. */
 int bk_seg_fd(bk_seg *s);
+
+/* The process-wide fd cache of segment .log files (see the top). */
+typedef struct bk_seg_fd_stats {
+    size_t capacity;    /* most fds kept open */
+    size_t open;        /* fds open now */
+    uint64_t opens;     /* open() calls so far */
+    uint64_t evictions; /* fds closed to make room (not by close/delete) */
+} bk_seg_fd_stats;
+
+/* Sets the capacity (0: the default from RLIMIT_NOFILE, see the top;
+ * else at least 1).  Closes the least recently used fds beyond it. */
+void bk_seg_fd_cache_set(size_t capacity);
+/* The current numbers (computes the default capacity if not yet set). */
+void bk_seg_fd_cache_stats(bk_seg_fd_stats *st);
+/* When errno is EMFILE or ENFILE and the cache holds fds: closes half of
+ * them (with a BK_WARN) and returns true, so the caller may retry the
+ * failed open once.  Else false. */
+bool bk_seg_fd_cache_shed(void);
+/* open(path, flags | O_CLOEXEC, 0644) for the segment's files (index.c
+ * too), retried once after bk_seg_fd_cache_shed().  fd, or -1 with
+ * errno. */
+int bk_seg_open_file(const char *path, int flags);
 
 /* Makes the indexes and the loaded fields available for a trusted
  * segment: loads both indexes and checks them (see bk_idx_load; also that

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1858,6 +1859,409 @@ static void test_model(void)
     model_free(&m);
 }
 
+/* ------------------------------- fd cache ------------------------------- */
+
+/* fds of this process whose path lies under dir. */
+static int fds_under(const char *dir)
+{
+    char real[4096];
+    if (!realpath(dir, real))
+        return -1;
+    size_t n = strlen(real);
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int count = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char link[300], target[4096];
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof link, "/proc/self/fd/%s", de->d_name);
+        ssize_t k = readlink(link, target, sizeof target - 1);
+        if (k <= 0)
+            continue;
+        target[k] = '\0';
+        if (strncmp(target, real, n) == 0 && target[n] == '/')
+            count++;
+    }
+    closedir(d);
+    return count;
+}
+
+static bk_seg_fd_stats fdc_stats(void)
+{
+    bk_seg_fd_stats st;
+    bk_seg_fd_cache_stats(&st);
+    return st;
+}
+
+/* A log of many small segments (model in m). */
+static bk_log *many_segments(const char *dir, model *m, int batches)
+{
+    bk_log_config cfg = small_config();
+    cfg.segment_bytes = 1500;
+    bk_log *log = open_log(dir, &cfg, 0, 0);
+    int64_t ts = 5000;
+    fill(log, m, batches, 5, 40, &ts, 0);
+    return log;
+}
+
+/* The batch bytes of the model from batch i on, as a read of them must
+ * return, compared with buf[0..len). */
+static bool model_bytes_eq(const model *m, size_t i, const uint8_t *buf,
+                           size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (i >= m->n || m->v[i].len > len - off ||
+            memcmp(buf + off, m->v[i].data, m->v[i].len) != 0)
+            return false;
+        off += m->v[i].len;
+        i++;
+    }
+    return true;
+}
+
+/* Every segment of a long log is read through a cache of two fds: reads
+ * are right, fds stay at two, slices can be read after later reads closed
+ * their fd, and eviction is least recently used. */
+static void test_fdc_bounded(void)
+{
+    const char *dir = bk_test_subdir("fdc-bounded");
+    bk_seg_fd_cache_set(2);
+    bk_seg_fd_stats st0 = fdc_stats();
+    CU_ASSERT_EQUAL(st0.capacity, 2);
+    model m = {0};
+    bk_log *log = many_segments(dir, &m, 150);
+    int nseg = bk_log_segment_count(log);
+    CU_ASSERT(nseg >= 20);
+    CU_ASSERT(fdc_stats().open <= 2);
+    CU_ASSERT(fds_under(dir) <= 2);
+    CU_ASSERT_TRUE(check_all(log, &m));
+    CU_ASSERT(fds_under(dir) <= 2);
+    CU_ASSERT(fdc_stats().evictions > st0.evictions);
+
+    /* one slice per segment, read back only after all of them */
+    bk_log_slice *sl = calloc((size_t)nseg, sizeof *sl);
+    CU_ASSERT_FATAL(sl != NULL);
+    for (int i = 0; i < nseg; i++) {
+        int64_t base = bk_log_segment_base(log, i);
+        CU_ASSERT_EQUAL(bk_log_read(log, base, 1 << 20, -1, &sl[i]), 0);
+        CU_ASSERT(sl[i].len > 0);
+        CU_ASSERT_EQUAL(sl[i].segment, base);
+    }
+    CU_ASSERT(fds_under(dir) <= 2);
+    for (int i = nseg - 1; i >= 0; i--) {
+        uint8_t *buf = malloc(sl[i].len);
+        CU_ASSERT_FATAL(buf != NULL);
+        CU_ASSERT_EQUAL(bk_log_read_slice(log, &sl[i], buf), 0);
+        CU_ASSERT_EQUAL(sl[i].first_offset, bk_log_segment_base(log, i));
+        CU_ASSERT_TRUE(model_bytes_eq(&m, model_find(&m, sl[i].first_offset),
+                                      buf, sl[i].len));
+        free(buf);
+    }
+    CU_ASSERT(fds_under(dir) <= 2);
+
+    /* LRU: with 0 and 1 cached, touching 0 then reading 2 evicts 1 */
+    bk_log_slice t;
+    int64_t b0 = bk_log_segment_base(log, 0), b1 = bk_log_segment_base(log, 1),
+            b2 = bk_log_segment_base(log, 2);
+    CU_ASSERT_EQUAL(bk_log_read(log, b0, 100, -1, &t), 0);
+    CU_ASSERT_EQUAL(bk_log_read(log, b1, 100, -1, &t), 0);
+    uint64_t opens = fdc_stats().opens;
+    CU_ASSERT_EQUAL(bk_log_read(log, b0, 100, -1, &t), 0);
+    CU_ASSERT_EQUAL(fdc_stats().opens, opens); /* hit */
+    CU_ASSERT_EQUAL(bk_log_read(log, b2, 100, -1, &t), 0);
+    CU_ASSERT_EQUAL(fdc_stats().opens, opens + 1);
+    CU_ASSERT_EQUAL(bk_log_read(log, b0, 100, -1, &t), 0);
+    CU_ASSERT_EQUAL(fdc_stats().opens, opens + 1); /* still cached */
+    CU_ASSERT_EQUAL(bk_log_read(log, b1, 100, -1, &t), 0);
+    CU_ASSERT_EQUAL(fdc_stats().opens, opens + 2); /* was evicted */
+
+    /* appends after the active segment's fd was evicted */
+    int64_t ts = 900000;
+    fill(log, &m, 20, 5, 40, &ts, 1);
+    CU_ASSERT_TRUE(check_all(log, &m));
+    bk_log_close(log);
+    CU_ASSERT_EQUAL(fds_under(dir), 0);
+    /* and all of it on disk as the model says (verified from offset 0) */
+    bk_log_config cfg = small_config();
+    cfg.segment_bytes = 1500;
+    log = open_log(dir, &cfg, 0, 0);
+    CU_ASSERT_TRUE(check_all(log, &m));
+    CU_ASSERT(fds_under(dir) <= 2);
+    bk_log_close(log);
+    CU_ASSERT_EQUAL(fds_under(dir), 0);
+    free(sl);
+    model_free(&m);
+    bk_seg_fd_cache_set(0);
+}
+
+/* Truncation and retention delete segments whose fd is cached or not;
+ * what is left reads right, slices of deleted segments are refused. */
+static void test_fdc_truncate_retain(void)
+{
+    const char *dir = bk_test_subdir("fdc-trunc");
+    bk_seg_fd_cache_set(2);
+    model m = {0};
+    bk_log *log = many_segments(dir, &m, 150);
+    int nseg = bk_log_segment_count(log);
+    CU_ASSERT_FATAL(nseg >= 20);
+    bk_log_slice s3, s5, s15;
+    CU_ASSERT_EQUAL(
+        bk_log_read(log, bk_log_segment_base(log, 3), 1 << 20, -1, &s3), 0);
+    CU_ASSERT_EQUAL(
+        bk_log_read(log, bk_log_segment_base(log, 5), 1 << 20, -1, &s5), 0);
+    CU_ASSERT_EQUAL(
+        bk_log_read(log, bk_log_segment_base(log, 15), 1 << 20, -1, &s15), 0);
+    /* cached now: 15 (newest) and 5; 3 was evicted */
+    /* cut in the middle of segment 10: 11.. go, among them cached ones */
+    CU_ASSERT_EQUAL(
+        bk_log_read(log, bk_log_segment_base(log, 12), 100, -1, &s15), 0);
+    size_t bi = model_find(&m, bk_log_segment_base(log, 10)) + 1;
+    int64_t cut = m.v[bi].base + 1;
+    CU_ASSERT_EQUAL(bk_log_truncate(log, cut), 0);
+    model_truncate(&m, cut);
+    CU_ASSERT_EQUAL(bk_log_segment_count(log), 11);
+    CU_ASSERT_TRUE(check_all(log, &m));
+    CU_ASSERT(fds_under(dir) <= 2);
+    uint8_t *buf = malloc(1 << 20);
+    CU_ASSERT_FATAL(buf != NULL);
+    CU_ASSERT_EQUAL(bk_log_read_slice(log, &s15, buf), -BK_ENOENT);
+    CU_ASSERT_EQUAL(bk_log_read_slice(log, &s5, buf), 0);
+    CU_ASSERT_TRUE(
+        model_bytes_eq(&m, model_find(&m, s5.first_offset), buf, s5.len));
+    /* grow again: new segments after the cut */
+    int64_t ts = 700000;
+    fill(log, &m, 60, 5, 40, &ts, 1);
+    CU_ASSERT_TRUE(check_all(log, &m));
+    /* retention: up to segment 6 (3 and 5 among the deleted) */
+    int64_t start = bk_log_segment_base(log, 6);
+    CU_ASSERT_EQUAL(bk_log_advance_start(log, start), 0);
+    int deleted = 0;
+    CU_ASSERT_EQUAL(bk_log_retain(log, ts, &deleted), 0);
+    CU_ASSERT_EQUAL(deleted, 6);
+    model_drop_below(&m, start);
+    CU_ASSERT_TRUE(check_all(log, &m));
+    CU_ASSERT_EQUAL(bk_log_read_slice(log, &s3, buf), -BK_ENOENT);
+    CU_ASSERT_EQUAL(bk_log_read_slice(log, &s5, buf), -BK_ENOENT);
+    CU_ASSERT(fds_under(dir) <= 2);
+    CU_ASSERT_EQUAL(file_size(seg_file(pdir_of(dir), s5.segment, "log")),
+                    (uint64_t)-1);
+    /* truncate the active segment itself after its fd was evicted */
+    int64_t leo = bk_log_end_offset(log);
+    CU_ASSERT_TRUE(check_read(log, &m, m.start, 100, -1)); /* evicts */
+    CU_ASSERT_TRUE(check_read(log, &m, m.start + 1, 100, -1));
+    CU_ASSERT_EQUAL(bk_log_truncate(log, m.v[m.n - 1].base), 0);
+    model_truncate(&m, m.v[m.n - 1].base);
+    CU_ASSERT(bk_log_end_offset(log) < leo);
+    fill(log, &m, 3, 5, 40, &ts, 2);
+    CU_ASSERT_TRUE(check_all(log, &m));
+    bk_log_close(log);
+    CU_ASSERT_EQUAL(fds_under(dir), 0);
+    bk_log_config cfg = small_config();
+    cfg.segment_bytes = 1500;
+    log = open_log(dir, &cfg, 0, m.start);
+    CU_ASSERT_TRUE(check_all(log, &m));
+    bk_log_close(log);
+    free(buf);
+    model_free(&m);
+    bk_seg_fd_cache_set(0);
+}
+
+/* Two logs sharing a cache of one fd, as partitions of a broker share
+ * its cache: every append to one evicts the other's active segment;
+ * nothing is written to the wrong file. */
+static void test_fdc_two_logs(void)
+{
+    char da[4096], db[4096];
+    snprintf(da, sizeof da, "%s", bk_test_subdir("fdc-a"));
+    snprintf(db, sizeof db, "%s", bk_test_subdir("fdc-b"));
+    bk_seg_fd_cache_set(1);
+    bk_log_config cfg = small_config();
+    cfg.segment_bytes = 1500;
+    bk_log *a = open_log(da, &cfg, 0, 0), *b = open_log(db, &cfg, 0, 0);
+    model ma = {0}, mb = {0};
+    int64_t ts = 1000;
+    uint64_t ev = fdc_stats().evictions;
+    for (int i = 0; i < 80; i++) {
+        fill(a, &ma, 1, 5, 40, &ts, 0);
+        fill(b, &mb, 1, 3, 60, &ts, 0);
+        CU_ASSERT(fdc_stats().open <= 1);
+        if (i == 40) {
+            /* a's fd was just evicted by b's append */
+            int64_t cut = ma.v[ma.n - 3].base;
+            CU_ASSERT_EQUAL(bk_log_truncate(a, cut), 0);
+            model_truncate(&ma, cut);
+        }
+    }
+    CU_ASSERT(fdc_stats().evictions >= ev + 150);
+    CU_ASSERT_TRUE(check_all(a, &ma));
+    CU_ASSERT_TRUE(check_all(b, &mb));
+    CU_ASSERT(fds_under(bk_test_dir()) <= 1);
+    bk_log_close(a);
+    bk_log_close(b);
+    a = open_log(da, &cfg, 0, 0); /* verifies every batch */
+    b = open_log(db, &cfg, 0, 0);
+    CU_ASSERT_TRUE(check_all(a, &ma));
+    CU_ASSERT_TRUE(check_all(b, &mb));
+    bk_log_close(a);
+    bk_log_close(b);
+    model_free(&ma);
+    model_free(&mb);
+    bk_seg_fd_cache_set(0);
+}
+
+/* A cache larger than RLIMIT_NOFILE allows: open() fails with EMFILE,
+ * the cache gives fds back and the read goes on. */
+static void test_fdc_emfile(void)
+{
+    const char *dir = bk_test_subdir("fdc-emfile");
+    bk_seg_fd_cache_set(1000);
+    model m = {0};
+    bk_log *log = many_segments(dir, &m, 150);
+    CU_ASSERT_FATAL(bk_log_segment_count(log) >= 20);
+    bk_log_close(log);
+    /* the highest fd in use: the limit is a bound on fd numbers */
+    int maxfd = 0;
+    DIR *d = opendir("/proc/self/fd");
+    CU_ASSERT_FATAL(d != NULL);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (atoi(de->d_name) > maxfd)
+            maxfd = atoi(de->d_name);
+    closedir(d);
+    struct rlimit saved, rl;
+    CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    rl = saved;
+    rl.rlim_cur = (rlim_t)maxfd + 1 + 8;
+    CU_ASSERT_FATAL(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    /* fill the free numbers below the limit but 8 (inherited fds leave
+     * holes) */
+    int fill_fds[4096], nfill = 0;
+    while (nfill < 4096 && (fill_fds[nfill] = dup(0)) >= 0)
+        nfill++;
+    for (int i = 0; i < 8 && nfill > 0; i++)
+        close(fill_fds[--nfill]);
+    bk_level lvl = bk_logging_threshold;
+    bk_logging_set_level(BK_LVL_ERROR); /* one WARN per EMFILE */
+    uint64_t ev = fdc_stats().evictions;
+    bk_log_config cfg = small_config();
+    cfg.segment_bytes = 1500;
+    log = open_log(dir, &cfg, m.leo, 0); /* trusted: loaded lazily */
+    bool ok = check_all(log, &m);
+    int64_t ts = 100000;
+    fill(log, &m, 30, 5, 40, &ts, 1);
+    ok = ok && check_all(log, &m);
+    bk_log_close(log);
+    bk_logging_set_level(lvl);
+    while (nfill > 0)
+        close(fill_fds[--nfill]);
+    CU_ASSERT_FATAL(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    CU_ASSERT_TRUE(ok);
+    CU_ASSERT(fdc_stats().evictions > ev);
+    CU_ASSERT_EQUAL(fds_under(dir), 0);
+    model_free(&m);
+    bk_seg_fd_cache_set(0);
+}
+
+/* Index files are opened only to be written: one removed or cut behind
+ * the log's back is written again whole at the next sync that adds
+ * entries. */
+static void test_fdc_index_rewrite(void)
+{
+    const char *dir = bk_test_subdir("fdc-index");
+    bk_log_config cfg = small_config();
+    cfg.segment_bytes = 1 << 20;
+    bk_log *log = open_log(dir, &cfg, 0, 0);
+    model m = {0};
+    int64_t ts = 1000;
+    fill(log, &m, 40, 5, 40, &ts, 0);
+    CU_ASSERT_EQUAL(bk_log_flush(log), 0);
+    CU_ASSERT_EQUAL(fds_under(dir), 1); /* the .log; no index fd */
+    char idx[4096], tidx[4096];
+    snprintf(idx, sizeof idx, "%s", seg_file(pdir_of(dir), 0, "index"));
+    snprintf(tidx, sizeof tidx, "%s", seg_file(pdir_of(dir), 0, "timeindex"));
+    uint64_t isize = file_size(idx), tsize = file_size(tidx);
+    CU_ASSERT(isize >= 8 * 5 && isize != (uint64_t)-1);
+    CU_ASSERT(tsize >= 12 * 5 && tsize != (uint64_t)-1);
+    CU_ASSERT_EQUAL(unlink(idx), 0);
+    CU_ASSERT_EQUAL(truncate(tidx, 12), 0);
+    /* enough for new entries: a sync with nothing to write opens
+     * nothing, so notices nothing */
+    fill(log, &m, 10, 5, 40, &ts, 0);
+    CU_ASSERT_EQUAL(bk_log_flush(log), 0);
+    CU_ASSERT(file_size(idx) >= isize && file_size(idx) != (uint64_t)-1);
+    CU_ASSERT(file_size(tidx) >= tsize);
+    int64_t leo = bk_log_end_offset(log);
+    bk_log_close(log);
+    /* trusted reopen: the indexes load as they are (a bad one would be
+     * rebuilt, which check_all would not notice, so compare sizes too) */
+    log = open_log(dir, &cfg, leo, 0);
+    CU_ASSERT_TRUE(check_all(log, &m));
+    bk_log_close(log);
+    CU_ASSERT(file_size(idx) >= isize);
+    model_free(&m);
+}
+
+/* A log without data writes nothing durable (no epoch file, no index
+ * files, so no fsync) until its first append; losing its files in a crash
+ * loses nothing. */
+static void test_fresh_log(void)
+{
+    const char *dir = bk_test_subdir("fresh");
+    bk_log_config cfg = small_config();
+    char epoch[4200], idx[4096];
+    snprintf(epoch, sizeof epoch, "%s/leader-epoch-checkpoint", pdir_of(dir));
+    snprintf(idx, sizeof idx, "%s", seg_file(pdir_of(dir), 100, "index"));
+    bk_log *log = open_log(dir, &cfg, 0, 100);
+    CU_ASSERT_EQUAL(bk_log_end_offset(log), 100);
+    CU_ASSERT_EQUAL(bk_log_flush(log), 0);
+    bk_log_close(log);
+    CU_ASSERT_EQUAL(file_size(seg_file(pdir_of(dir), 100, "log")), 0);
+    CU_ASSERT_EQUAL(file_size(epoch), (uint64_t)-1);
+    CU_ASSERT_EQUAL(file_size(idx), (uint64_t)-1);
+    /* reopened (recovery point = start, as the broker checkpoints it):
+     * still nothing written, and no warning-worthy state */
+    log = open_log(dir, &cfg, 100, 100);
+    CU_ASSERT_EQUAL(bk_log_start_offset(log), 100);
+    CU_ASSERT_EQUAL(bk_log_end_offset(log), 100);
+    bk_log_close(log);
+    CU_ASSERT_EQUAL(file_size(epoch), (uint64_t)-1);
+    /* a crash lost the segment file: the next open starts again */
+    CU_ASSERT_EQUAL(unlink(seg_file(pdir_of(dir), 100, "log")), 0);
+    log = open_log(dir, &cfg, 100, 100);
+    CU_ASSERT_EQUAL(bk_log_end_offset(log), 100);
+    /* the first data makes everything real */
+    model m = {.start = 100, .leo = 100};
+    int64_t ts = 1000;
+    fill(log, &m, 30, 5, 40, &ts, 3);
+    CU_ASSERT(file_size(epoch) != (uint64_t)-1);
+    CU_ASSERT_EQUAL(bk_log_flush(log), 0);
+    CU_ASSERT(file_size(idx) != (uint64_t)-1);
+    int64_t rp = bk_log_recovery_point(log);
+    CU_ASSERT_EQUAL(rp, m.leo);
+    bk_log_close(log);
+    log = open_log(dir, &cfg, rp, 100);
+    CU_ASSERT_TRUE(check_all(log, &m));
+    CU_ASSERT_EQUAL(bk_log_epoch_count(log), 1);
+    bk_log_close(log);
+    model_free(&m);
+}
+
+static int fdc_two_init(void)
+{
+    bk_seg_fd_cache_set(2);
+    return 0;
+}
+
+static int fdc_default_init(void)
+{
+    bk_seg_fd_cache_set(0);
+    return 0;
+}
+
 void bk_test_register(void)
 {
     static CU_TestInfo tests[] = {
@@ -1881,5 +2285,19 @@ void bk_test_register(void)
         {"model", test_model},
         CU_TEST_INFO_NULL,
     };
+    static CU_TestInfo fdc[] = {
+        {"many segments, two fds", test_fdc_bounded},
+        {"truncation and retention", test_fdc_truncate_retain},
+        {"two logs, one fd", test_fdc_two_logs},
+        {"out of fds", test_fdc_emfile},
+        {"index files rewritten", test_fdc_index_rewrite},
+        {"a log without data writes nothing", test_fresh_log},
+        CU_TEST_INFO_NULL,
+    };
     bk_test_add_suite("log", tests);
+    /* everything again with a segment fd cache of two: every read or
+     * append may find its fd closed by the one before */
+    bk_test_add_suite_fn("log, fd cache of 2", tests, fdc_two_init,
+                         fdc_default_init);
+    bk_test_add_suite("segment fd cache", fdc);
 }
