@@ -136,6 +136,20 @@ int bt_fetch_send(int fd, int32_t corr, const char *topic, int32_t p,
     return bk_h_send_request(fd, &req);
 }
 
+/* Room for one more record in *v (n in use): the array doubles when n is
+ * 0 or a power of two, so appends cost O(1) amortised (a kill-loop log of
+ * 100k records would be quadratic with one realloc per record). */
+static bt_rec *push_rec(bt_rec **v, size_t n)
+{
+    if (n == 0 || (n & (n - 1)) == 0) {
+        bt_rec *nv = realloc(*v, (n ? 2 * n : 16) * sizeof *nv);
+        if (!nv)
+            return NULL;
+        *v = nv;
+    }
+    return &(*v)[n];
+}
+
 /* Decodes the batches of records[0..len) into r->recs. */
 static void decode_records(const uint8_t *p, size_t len, int64_t from,
                            bt_fetch_res *r)
@@ -154,11 +168,10 @@ static void decode_records(const uint8_t *p, size_t len, int64_t from,
             while (bk_batch_iter_next(&it, &v) == 1) {
                 if (v.offset < from)
                     continue;
-                bt_rec *nr = realloc(r->recs, (r->nrecs + 1) * sizeof *nr);
-                if (!nr)
+                bt_rec *rec = push_rec(&r->recs, r->nrecs);
+                if (!rec)
                     break;
-                r->recs = nr;
-                bt_rec *rec = &r->recs[r->nrecs++];
+                r->nrecs++;
                 rec->offset = v.offset;
                 rec->timestamp = v.timestamp;
                 int n = v.value_len < 0 ? 0 : v.value_len;
@@ -234,11 +247,11 @@ void bt_fetch_all(int fd, const char *topic, int32_t p, bt_fetch_res *out)
         out->hw = r.hw;
         out->log_start = r.log_start;
         for (size_t i = 0; i < r.nrecs; i++) {
-            bt_rec *nr = realloc(out->recs, (out->nrecs + 1) * sizeof *nr);
-            if (!nr)
+            bt_rec *rec = push_rec(&out->recs, out->nrecs);
+            if (!rec)
                 break;
-            out->recs = nr;
-            out->recs[out->nrecs++] = r.recs[i];
+            *rec = r.recs[i];
+            out->nrecs++;
         }
         if (r.nrecs > 0)
             at = r.recs[r.nrecs - 1].offset + 1;
