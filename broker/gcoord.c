@@ -23,67 +23,6 @@
 
 #define MOD "groups"
 
-/* Next code point of a UTF-8 string; invalid sequences give U+FFFD and
- * consume one byte. */
-static uint32_t next_cp(const unsigned char **pp)
-{
-    const unsigned char *p = *pp;
-    uint32_t c = p[0];
-    int n = c < 0x80             ? 0
-            : (c & 0xe0) == 0xc0 ? 1
-            : (c & 0xf0) == 0xe0 ? 2
-            : (c & 0xf8) == 0xf0 ? 3
-                                 : -1;
-    if (n == 0) {
-        *pp = p + 1;
-        return c;
-    }
-    if (n < 0) {
-        *pp = p + 1;
-        return 0xfffd;
-    }
-    uint32_t cp = c & (0x3fu >> n);
-    for (int i = 1; i <= n; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            *pp = p + 1;
-            return 0xfffd;
-        }
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-        *pp = p + 1;
-        return 0xfffd;
-    }
-    *pp = p + n + 1;
-    return cp;
-}
-
-int32_t bk_gc_java_hash(const char *s)
-{
-    /* Java's int arithmetic wraps: compute in uint32_t. */
-    uint32_t h = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        uint32_t cp = next_cp(&p);
-        if (cp >= 0x10000) {
-            cp -= 0x10000;
-            h = 31 * h + (0xd800 + (cp >> 10));
-            h = 31 * h + (0xdc00 + (cp & 0x3ff));
-        } else {
-            h = 31 * h + cp;
-        }
-    }
-    return (int32_t)h;
-}
-
-int32_t bk_gc_partition_for(const char *group, int32_t nparts)
-{
-    int32_t h = bk_gc_java_hash(group);
-    int32_t a = h == INT32_MIN ? 0 : h < 0 ? -h : h;
-    return a % nparts;
-}
-
 void bk_gc_locate(const bk_md *md, const char *group, bk_gc_where *out)
 {
     memset(out, 0, sizeof *out);
@@ -99,7 +38,7 @@ void bk_gc_locate(const bk_md *md, const char *group, bk_gc_where *out)
         out->create = !t;
         return;
     }
-    out->partition = bk_gc_partition_for(group, (int32_t)t->nparts);
+    out->partition = bk_off_group_partition(group, (int32_t)t->nparts);
     const bk_md_part *p = &t->parts[out->partition];
     const bk_md_broker *b = p->has_state && p->leader >= 0
                                 ? bk_md_broker_find(md, p->leader)
@@ -315,7 +254,7 @@ typedef struct unload_arg {
 static bool in_partition(const char *group, void *arg)
 {
     const unload_arg *u = arg;
-    return bk_gc_partition_for(group, u->nparts) == u->partition;
+    return bk_off_group_partition(group, u->nparts) == u->partition;
 }
 
 void bk_gsvc_part_changed(bk_gsvc *g, bk_part *p, bool removing)

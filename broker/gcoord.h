@@ -6,10 +6,11 @@
  * __consumer_offsets: partition abs(javaHashCode(group)) % N, where N is
  * the topic's partition count as registered in ZooKeeper (created with
  * offsets.topic.num.partitions) and abs() maps Integer.MIN_VALUE to 0
- * (Kafka's Utils.abs).  The leader of that partition coordinates the
- * group; when the leadership moves, so does the group.  Brook stores no
- * records in that topic (offsets live in ZooKeeper): it exists only so
- * that coordination follows the controller's leader elections.
+ * (Kafka's Utils.abs; bk_off_group_partition in coordinator/offsets.h).  The
+ * leader of that partition coordinates the group; when the leadership moves, so
+ * does the group.  Brook stores no records in that topic (offsets live in
+ * ZooKeeper): it exists only so that coordination follows the controller's
+ * leader elections.
  *
  * The topic is created on the first FindCoordinator that needs it, with
  * offsets.topic.replication.factor replicas; until it exists and the
@@ -40,13 +41,6 @@
 #include "broker/metadata.h"
 
 #define BK_GC_TOPIC "__consumer_offsets"
-
-/* java.lang.String#hashCode of the UTF-8 string s (over its UTF-16 code
- * units; an invalid UTF-8 byte counts as U+FFFD, as Java's decoder). */
-int32_t bk_gc_java_hash(const char *s);
-
-/* The __consumer_offsets partition of group among nparts (> 0). */
-int32_t bk_gc_partition_for(const char *group, int32_t nparts);
 
 /* Where FindCoordinator should send a client for group. */
 typedef struct bk_gc_where {

@@ -341,57 +341,6 @@ static int check_opts(const gargs *a, unsigned allowed, const char *cmd)
 
 /* ------------------------------ pure helpers ------------------------------ */
 
-/* Next code point of UTF-8 text; an invalid byte reads as U+FFFD (one
- * byte), as broker/gcoord.c and Java's decoder do. */
-static uint32_t next_cp(const unsigned char **pp)
-{
-    const unsigned char *p = *pp;
-    uint32_t c = p[0];
-    int n = c < 0x80             ? 0
-            : (c & 0xe0) == 0xc0 ? 1
-            : (c & 0xf0) == 0xe0 ? 2
-            : (c & 0xf8) == 0xf0 ? 3
-                                 : -1;
-    if (n == 0) {
-        *pp = p + 1;
-        return c;
-    }
-    if (n > 0) {
-        uint32_t cp = c & (0x3fu >> n);
-        int k = 1;
-        for (; k <= n && (p[k] & 0xc0) == 0x80; k++)
-            cp = cp << 6 | (p[k] & 0x3f);
-        static const uint32_t min[] = {0, 0x80, 0x800, 0x10000};
-        if (k == n + 1 && cp >= min[n] && cp <= 0x10ffff &&
-            (cp < 0xd800 || cp > 0xdfff)) {
-            *pp = p + n + 1;
-            return cp;
-        }
-    }
-    *pp = p + 1;
-    return 0xfffd;
-}
-
-int32_t bk_ctlg_partition_for(const char *group, int32_t nparts)
-{
-    /* java.lang.String#hashCode over UTF-16 code units; int wraps. */
-    uint32_t h = 0;
-    const unsigned char *p = (const unsigned char *)group;
-    while (*p) {
-        uint32_t cp = next_cp(&p);
-        if (cp >= 0x10000) {
-            cp -= 0x10000;
-            h = 31 * h + (0xd800 + (cp >> 10));
-            h = 31 * h + (0xdc00 + (cp & 0x3ff));
-        } else {
-            h = 31 * h + cp;
-        }
-    }
-    int32_t s = (int32_t)h;
-    int32_t a = s == INT32_MIN ? 0 : s < 0 ? -s : s; /* Kafka's Utils.abs */
-    return a % nparts;
-}
-
 static int64_t days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
@@ -862,7 +811,7 @@ static int coord_find(ctl *c, const char *group, int32_t *node, char *why,
         return rc;
     if (c->gc_nparts <= 0)
         return 1;
-    int32_t p = bk_ctlg_partition_for(group, c->gc_nparts), leader;
+    int32_t p = bk_off_group_partition(group, c->gc_nparts), leader;
     if ((rc = leader_of(c, GC_TOPIC, p, &leader)) != 0)
         return rc;
     if ((rc = load_brokers(c)) != 0)

@@ -40,11 +40,6 @@ bool bk_ctlg_wants(int argc, char **argv);
  * status.  Writes results to stdout and diagnostics to stderr. */
 int bk_ctlg_main(int argc, char **argv);
 
-/* The __consumer_offsets partition of group among nparts (> 0): Kafka's
- * Utils.abs(groupId.hashCode) % nparts, as broker/gcoord.c computes it
- * (brookctl does not link the broker). */
-int32_t bk_ctlg_partition_for(const char *group, int32_t nparts);
-
 /* Parses an ISO-8601 date-time as kafka-consumer-groups.sh --to-datetime
  * takes it: YYYY-MM-DD[THH:MM[:SS[.sss]]] with an optional zone, Z or
  * +HH:MM / -HH:MM / +HHMM (no zone: local time).  0 and *ms (since the

@@ -92,6 +92,16 @@
 /* 0, or -BK_EINVAL with err saying what is wrong with the group id. */
 int bk_off_validate_group(const char *group, char *err, size_t errlen);
 
+/* java.lang.String#hashCode of the UTF-8 string s, over its UTF-16 code
+ * units (an invalid UTF-8 byte counts as U+FFFD, as Java's decoder). */
+int32_t bk_off_java_hash(const char *s);
+
+/* The __consumer_offsets partition of group among nparts (> 0), as Kafka
+ * places groups: Utils.abs(groupId.hashCode) % nparts, where abs maps
+ * Integer.MIN_VALUE to 0.  The broker (broker/gcoord.c) and brookctl
+ * groups both use this. */
+int32_t bk_off_group_partition(const char *group, int32_t nparts);
+
 /* Path builders: write into out (BK_OFF_PATH_MAX bytes); 0 or
  * -BK_ETOOBIG.  Names are not validated here.
  *   /consumers/<g>   /consumers/<g>/offsets   .../offsets/<t>   .../<t>/<p> */

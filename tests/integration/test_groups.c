@@ -372,7 +372,7 @@ static void test_find_coordinator(void)
            (long long)(bk_clock_mono_ms() - t0));
     CU_ASSERT_FATAL(coord >= 1);
     /* It is the leader of the group's partition, on every broker. */
-    int32_t p = bk_gc_partition_for(G, NOFF);
+    int32_t p = bk_off_group_partition(G, NOFF);
     CU_ASSERT_EQUAL(bt_leader(cl->broker[1].port, BK_GC_TOPIC, p), coord);
     for (int i = 0; i < 3; i++)
         CU_ASSERT_EQUAL(wait_coord(i, G, 10000), coord);

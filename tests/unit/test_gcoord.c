@@ -6,36 +6,37 @@
 #include <CUnit/CUnit.h>
 
 #include "broker/gcoord.h"
+#include "coordinator/offsets.h"
 #include "proto/protocol.h"
 #include "tests/unit/cu_main.h"
 
 static void test_java_hash(void)
 {
     /* Values of java.lang.String#hashCode. */
-    CU_ASSERT_EQUAL(bk_gc_java_hash(""), 0);
-    CU_ASSERT_EQUAL(bk_gc_java_hash("hello"), 99162322);
-    CU_ASSERT_EQUAL(bk_gc_java_hash("Aa"), 2112);
-    CU_ASSERT_EQUAL(bk_gc_java_hash("BB"), 2112);
-    CU_ASSERT_EQUAL(bk_gc_java_hash("my-group"), -1906497762);
-    CU_ASSERT_EQUAL(bk_gc_java_hash("polygenelubricants"), INT32_MIN);
+    CU_ASSERT_EQUAL(bk_off_java_hash(""), 0);
+    CU_ASSERT_EQUAL(bk_off_java_hash("hello"), 99162322);
+    CU_ASSERT_EQUAL(bk_off_java_hash("Aa"), 2112);
+    CU_ASSERT_EQUAL(bk_off_java_hash("BB"), 2112);
+    CU_ASSERT_EQUAL(bk_off_java_hash("my-group"), -1906497762);
+    CU_ASSERT_EQUAL(bk_off_java_hash("polygenelubricants"), INT32_MIN);
     /* Non-ASCII: one UTF-16 unit for U+00FC/U+00DF, a surrogate pair for
      * U+1F600. */
-    CU_ASSERT_EQUAL(bk_gc_java_hash("gr\xc3\xbc\xc3\x9f"
-                                    "e"),
+    CU_ASSERT_EQUAL(bk_off_java_hash("gr\xc3\xbc\xc3\x9f"
+                                     "e"),
                     98768023);
-    CU_ASSERT_EQUAL(bk_gc_java_hash("\xf0\x9f\x98\x80x"), 54959989);
+    CU_ASSERT_EQUAL(bk_off_java_hash("\xf0\x9f\x98\x80x"), 54959989);
     /* Invalid UTF-8 hashes as U+FFFD per bad byte, never crashes. */
-    CU_ASSERT_EQUAL(bk_gc_java_hash("\xff"), 0xfffd);
-    CU_ASSERT_EQUAL(bk_gc_java_hash("\xe2\x82"), 31 * 0xfffd + 0xfffd);
+    CU_ASSERT_EQUAL(bk_off_java_hash("\xff"), 0xfffd);
+    CU_ASSERT_EQUAL(bk_off_java_hash("\xe2\x82"), 31 * 0xfffd + 0xfffd);
 }
 
 static void test_partition_for(void)
 {
-    CU_ASSERT_EQUAL(bk_gc_partition_for("hello", 50), 22);
-    CU_ASSERT_EQUAL(bk_gc_partition_for("my-group", 50), 12); /* negative */
-    CU_ASSERT_EQUAL(bk_gc_partition_for("polygenelubricants", 50), 0);
-    CU_ASSERT_EQUAL(bk_gc_partition_for("console-consumer-12345", 50), 6);
-    CU_ASSERT_EQUAL(bk_gc_partition_for("x", 1), 0);
+    CU_ASSERT_EQUAL(bk_off_group_partition("hello", 50), 22);
+    CU_ASSERT_EQUAL(bk_off_group_partition("my-group", 50), 12); /* negative */
+    CU_ASSERT_EQUAL(bk_off_group_partition("polygenelubricants", 50), 0);
+    CU_ASSERT_EQUAL(bk_off_group_partition("console-consumer-12345", 50), 6);
+    CU_ASSERT_EQUAL(bk_off_group_partition("x", 1), 0);
 }
 
 static bk_md *picture(int nparts, int32_t leader, bool leader_live)
