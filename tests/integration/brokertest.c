@@ -473,3 +473,36 @@ int bt_read_log(const char *dir, bk_buf *out)
     }
     return rc;
 }
+
+int bt_port_of(const bk_h_cluster *cl, int id)
+{
+    for (int i = 0; i < cl->n; i++)
+        if (cl->broker[i].id == id)
+            return cl->broker[i].port;
+    return -1;
+}
+
+int bt_find_coordinator(int port, const char *group, int32_t *node)
+{
+    *node = -1;
+    int fd = bk_h_connect(port);
+    if (fd < 0)
+        return -1;
+    Brook__Request req = BROOK__REQUEST__INIT;
+    bk_h_req_init(&req, BK_API_FIND_COORDINATOR, bt_corr());
+    Brook__FindCoordinatorRequest fr = BROOK__FIND_COORDINATOR_REQUEST__INIT;
+    fr.key = (char *)group;
+    req.body_case = BROOK__REQUEST__BODY_FIND_COORDINATOR;
+    req.find_coordinator = &fr;
+    Brook__Response *resp = bk_h_call(fd, &req, 5000);
+    close(fd);
+    int err = -1;
+    if (resp && resp->find_coordinator) {
+        err = resp->find_coordinator->error_code;
+        if (err == 0)
+            *node = resp->find_coordinator->node_id;
+    }
+    if (resp)
+        brook__response__free_unpacked(resp, NULL);
+    return err;
+}

@@ -80,6 +80,11 @@ int bt_delete_topic(int fd, const char *topic);
  * and *ts (may be NULL) set. */
 int bt_list_offsets(int fd, const char *topic, int32_t p, int64_t ts,
                     int64_t *offset, int64_t *found_ts);
+/* The listener port of the broker with id `id` in cl, -1 when none. */
+int bt_port_of(const bk_h_cluster *cl, int id);
+/* FindCoordinator for group asked at port: the error code (-1: no
+ * answer) and, on 0, the coordinator's broker id in *node. */
+int bt_find_coordinator(int port, const char *group, int32_t *node);
 /* Metadata for one topic (NULL: none); caller frees with
  * brook__response__free_unpacked.  NULL on failure. */
 Brook__Response *bt_metadata(int fd, const char *topic, bool auto_create);

@@ -45,10 +45,7 @@ static const int NRECS[3] = {10, 7, 4};
 
 static int port_of(int id)
 {
-    for (int i = 0; i < cl->n; i++)
-        if (cl->broker[i].id == id)
-            return cl->broker[i].port;
-    return -1;
+    return bt_port_of(cl, id);
 }
 
 /* Produces n records to gt/p at its leader (acks=all), timestamps from
@@ -190,20 +187,8 @@ static int find_coordinator(const char *group)
 {
     int64_t t0 = bk_clock_mono_ms();
     while (bk_clock_mono_ms() - t0 < 20000) {
-        Brook__Request req = BROOK__REQUEST__INIT;
-        bk_h_req_init(&req, BK_API_FIND_COORDINATOR, bt_corr());
-        Brook__FindCoordinatorRequest fr =
-            BROOK__FIND_COORDINATOR_REQUEST__INIT;
-        fr.key = (char *)group;
-        req.body_case = BROOK__REQUEST__BODY_FIND_COORDINATOR;
-        req.find_coordinator = &fr;
-        Brook__Response *r = call(cl->broker[0].port, &req);
-        int node = -1;
-        if (r && r->find_coordinator && r->find_coordinator->error_code == 0)
-            node = r->find_coordinator->node_id;
-        if (r)
-            brook__response__free_unpacked(r, NULL);
-        if (node >= 0)
+        int32_t node = -1;
+        if (bt_find_coordinator(cl->broker[0].port, group, &node) == 0)
             return port_of(node);
         bk_h_sleep_ms(100);
     }

@@ -275,10 +275,7 @@ static int any_port(void)
 
 static int port_of(int id)
 {
-    for (int i = 0; i < cl->n; i++)
-        if (cl->broker[i].id == id)
-            return cl->broker[i].port;
-    return -1;
+    return bt_port_of(cl, id);
 }
 
 static int create_topic(const char *topic, int np)
@@ -301,25 +298,8 @@ static int coordinator(const char *group, int timeout_ms)
         for (int i = 0; i < cl->n; i++) {
             if (cl->broker[i].pid <= 0)
                 continue;
-            int fd = bk_h_connect(cl->broker[i].port);
-            if (fd < 0)
-                continue;
-            Brook__Request req = BROOK__REQUEST__INIT;
-            bk_h_req_init(&req, BK_API_FIND_COORDINATOR, bt_corr());
-            Brook__FindCoordinatorRequest fr =
-                BROOK__FIND_COORDINATOR_REQUEST__INIT;
-            fr.key = (char *)group;
-            req.body_case = BROOK__REQUEST__BODY_FIND_COORDINATOR;
-            req.find_coordinator = &fr;
-            Brook__Response *r = bk_h_call(fd, &req, 5000);
-            close(fd);
-            int id = -1;
-            if (r && r->find_coordinator &&
-                r->find_coordinator->error_code == 0)
-                id = r->find_coordinator->node_id;
-            if (r)
-                brook__response__free_unpacked(r, NULL);
-            if (id >= 0)
+            int32_t id = -1;
+            if (bt_find_coordinator(cl->broker[i].port, group, &id) == 0)
                 return id;
         }
         bk_h_sleep_ms(100);

@@ -70,35 +70,7 @@ static int suite_clean(void)
 
 static int port_of(int id)
 {
-    for (int i = 0; i < cl->n; i++)
-        if (cl->broker[i].id == id)
-            return cl->broker[i].port;
-    return -1;
-}
-
-/* FindCoordinator for group at broker `port`: error, and node id. */
-static int find_coord(int port, const char *group, int32_t *node)
-{
-    int fd = bk_h_connect(port);
-    if (fd < 0)
-        return -1;
-    Brook__Request req = BROOK__REQUEST__INIT;
-    bk_h_req_init(&req, BK_API_FIND_COORDINATOR, bt_corr());
-    Brook__FindCoordinatorRequest fr = BROOK__FIND_COORDINATOR_REQUEST__INIT;
-    fr.key = (char *)group;
-    req.body_case = BROOK__REQUEST__BODY_FIND_COORDINATOR;
-    req.find_coordinator = &fr;
-    Brook__Response *resp = bk_h_call(fd, &req, 10000);
-    close(fd);
-    if (!resp || !resp->find_coordinator) {
-        if (resp)
-            brook__response__free_unpacked(resp, NULL);
-        return -1;
-    }
-    int err = resp->find_coordinator->error_code;
-    *node = resp->find_coordinator->node_id;
-    brook__response__free_unpacked(resp, NULL);
-    return err;
+    return bt_port_of(cl, id);
 }
 
 /* Waits until FindCoordinator (asked at broker index `at`) names a
@@ -108,7 +80,8 @@ static int wait_coord(int at, const char *group, int timeout_ms)
     int64_t t0 = bk_clock_mono_ms();
     while (bk_clock_mono_ms() - t0 < timeout_ms) {
         int32_t node = -1;
-        if (find_coord(cl->broker[at].port, group, &node) == 0 && node >= 0)
+        if (bt_find_coordinator(cl->broker[at].port, group, &node) == 0 &&
+            node >= 0)
             return node;
         bk_h_sleep_ms(50);
     }
@@ -364,7 +337,7 @@ static void test_find_coordinator(void)
 {
     /* The first FindCoordinator creates __consumer_offsets. */
     int32_t node = -1;
-    int err = find_coord(cl->broker[0].port, G, &node);
+    int err = bt_find_coordinator(cl->broker[0].port, G, &node);
     CU_ASSERT(err == 0 || err == BK_ERR_COORDINATOR_NOT_AVAILABLE);
     int64_t t0 = bk_clock_mono_ms();
     int coord = wait_coord(0, G, 20000);
@@ -376,9 +349,9 @@ static void test_find_coordinator(void)
     CU_ASSERT_EQUAL(bt_leader(cl->broker[1].port, BK_GC_TOPIC, p), coord);
     for (int i = 0; i < 3; i++)
         CU_ASSERT_EQUAL(wait_coord(i, G, 10000), coord);
-    CU_ASSERT_EQUAL(find_coord(cl->broker[0].port, "", &node),
+    CU_ASSERT_EQUAL(bt_find_coordinator(cl->broker[0].port, "", &node),
                     BK_ERR_INVALID_GROUP_ID);
-    CU_ASSERT_EQUAL(find_coord(cl->broker[0].port, "a/b", &node),
+    CU_ASSERT_EQUAL(bt_find_coordinator(cl->broker[0].port, "a/b", &node),
                     BK_ERR_INVALID_GROUP_ID);
     /* Group requests elsewhere: NOT_COORDINATOR. */
     for (int i = 0; i < 3; i++)
