@@ -258,6 +258,13 @@ static const bk_cfg_def schema[] = {
      .min = 1,
      .max = 1000,
      .doc = "replicas of __consumer_offsets (needs that many live brokers)"},
+    {.name = "offsets.commit.timeout.ms",
+     .type = BK_CFG_INT,
+     .dflt = "5000",
+     .min = 1,
+     .max = I32MAX,
+     .doc = "a commit not written to ZooKeeper by then is refused "
+            "(REQUEST_TIMED_OUT)"},
     {.name = "group.min.session.timeout.ms",
      .type = BK_CFG_INT,
      .dflt = "6000",
@@ -644,6 +651,8 @@ static int fill(bk_bcfg *out, bk_cfg *cfg, const char *src, const char *text,
         bk_cfg_get_int(cfg, "controller.socket.timeout.ms");
     out->offsets_topic_partitions =
         bk_cfg_get_int(cfg, "offsets.topic.num.partitions");
+    out->offsets_commit_timeout_ms =
+        bk_cfg_get_int(cfg, "offsets.commit.timeout.ms");
     out->offsets_topic_rf =
         bk_cfg_get_int(cfg, "offsets.topic.replication.factor");
     out->group_min_session_ms =

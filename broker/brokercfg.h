@@ -85,12 +85,13 @@ typedef struct bk_bcfg {
     int controller_socket_timeout_ms;       /* controller's requests */
 
     /* Consumer groups. */
-    int offsets_topic_partitions; /* offsets.topic.num.partitions */
-    int offsets_topic_rf;         /* offsets.topic.replication.factor */
-    int group_min_session_ms;     /* group.min.session.timeout.ms */
-    int group_max_session_ms;     /* group.max.session.timeout.ms */
-    int group_initial_delay_ms;   /* group.initial.rebalance.delay.ms */
-    int group_max_size;           /* group.max.size */
+    int offsets_topic_partitions;  /* offsets.topic.num.partitions */
+    int offsets_topic_rf;          /* offsets.topic.replication.factor */
+    int offsets_commit_timeout_ms; /* offsets.commit.timeout.ms */
+    int group_min_session_ms;      /* group.min.session.timeout.ms */
+    int group_max_session_ms;      /* group.max.session.timeout.ms */
+    int group_initial_delay_ms;    /* group.initial.rebalance.delay.ms */
+    int group_max_size;            /* group.max.size */
 
     bk_level log_level;
 

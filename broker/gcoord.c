@@ -14,6 +14,7 @@
 #include "broker/offsvc.h"
 #include "broker/pool.h"
 #include "broker/zkbroker.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/logging.h"
 #include "coordinator/offsets.h"
@@ -632,7 +633,10 @@ void bk_hdl_list_groups(bk_broker *b, bk_req *req)
 
 typedef struct commit_job {
     bk_loop *loop;
-    bk_req *req; /* held; its message owns every string below */
+    int64_t deadline; /* monotonic ms: not written after it (the client has
+                         given up and retries; a late write could move the
+                         offset back behind a newer commit elsewhere) */
+    bk_req *req;      /* held; its message owns every string below */
     bk_off_cache *cache;
     const char *group;
     bk_off_entry *e; /* what goes to ZooKeeper */
@@ -662,6 +666,8 @@ static int32_t store_error(int rc)
         return BK_ERR_INVALID_REQUEST;
     case -BK_ENOMEM:
         return BK_ERR_UNKNOWN;
+    case -BK_ETIMEDOUT:
+        return BK_ERR_REQUEST_TIMED_OUT;
     default: /* ZooKeeper unreachable, contention, stopping: retriable */
         return BK_ERR_COORDINATOR_NOT_AVAILABLE;
     }
@@ -741,9 +747,12 @@ static void commit_run(bk_zk *zk, void *arg, int status)
         commit_respond(j);
         return;
     }
-    j->rc = status != 0 ? status
-                        : bk_off_commit(zk, j->cache, j->group, j->e, j->n, 0,
-                                        &j->info, j->err, sizeof j->err);
+    if (status == 0 && bk_clock_mono_ms() > j->deadline)
+        j->rc = -BK_ETIMEDOUT; /* queued too long behind a slow ZooKeeper */
+    else
+        j->rc = status != 0 ? status
+                            : bk_off_commit(zk, j->cache, j->group, j->e, j->n,
+                                            0, &j->info, j->err, sizeof j->err);
     if (bk_loop_post(j->loop, commit_done, j) != 0)
         BK_ERROR(MOD,
                  "group %s: cannot hand a commit's answer to the loop "
@@ -770,6 +779,7 @@ void bk_hdl_offset_commit(bk_broker *b, bk_req *req)
         return;
     }
     j->loop = b->loop;
+    j->deadline = bk_clock_mono_ms() + b->cfg->offsets_commit_timeout_ms;
     j->req = req;
     j->cache = g->cache;
     j->group = r->group_id;
@@ -922,7 +932,8 @@ static void fetch_respond(fetch_job *j)
                             fetch_part(&pool, cm, rt->partition_indexes[pi]));
                 if (!oom && !cm && j->rc == 0) {
                     char e[64];
-                    if (bk_topic_validate_name(rt->name, e, sizeof e) != 0)
+                    if (bk_topic_validate_name(rt->name, e, sizeof e) != 0 ||
+                        rt->partition_indexes[pi] < 0)
                         pp[pi]->error_code = BK_ERR_UNKNOWN_TOPIC_OR_PART;
                 }
             }
@@ -1026,8 +1037,11 @@ void bk_hdl_offset_fetch(bk_broker *b, bk_req *req)
         const Brook__OffsetFetchRequestTopic *rt = r->topics[ti];
         if (bk_topic_validate_name(rt->name, e, sizeof e) != 0)
             continue;
+        /* nor negative partitions: bk_off_fetch would refuse them all */
         for (size_t pi = 0; pi < rt->n_partition_indexes; pi++)
-            j->tps[j->n++] = (bk_off_tp){rt->name, rt->partition_indexes[pi]};
+            if (rt->partition_indexes[pi] >= 0)
+                j->tps[j->n++] =
+                    (bk_off_tp){rt->name, rt->partition_indexes[pi]};
     }
     if (bk_osvc_submit(g->osvc, fetch_run, j) != 0)
         fetch_fail(j, BK_ERR_COORDINATOR_NOT_AVAILABLE);

@@ -69,6 +69,8 @@ typedef struct grp_group {
     struct grp_group *next; /* hash chain */
     char *id;
     bk_grp_state state;
+    int64_t touched; /* time of the last request for it (expiry of Empty
+                        groups) */
     int32_t generation;
     char *protocol_type; /* of the members; kept when Empty (NULL: never) */
     char *pname;         /* chosen protocol, valid when has_protocol */
@@ -122,6 +124,7 @@ void bk_grp_config_default(bk_grp_config *cfg)
     cfg->initial_rebalance_delay_ms = 3000;
     cfg->max_size = 0;
     cfg->new_member_join_timeout_ms = 300000;
+    cfg->empty_group_ttl_ms = 600000;
 }
 
 /* ---- small helpers ------------------------------------------------ */
@@ -633,12 +636,21 @@ static void update_sync_timer(grp_group *g)
         g->sync_timer = false;
 }
 
-enum { EV_NONE, EV_JOIN, EV_SYNC, EV_MEMBER, EV_PENDING };
+enum { EV_NONE, EV_JOIN, EV_SYNC, EV_MEMBER, EV_PENDING, EV_EXPIRE };
 
-static int64_t group_next(const grp_group *g, int *kind, size_t *idx)
+static int64_t group_next(const grp_group *g, int64_t ttl, int *kind,
+                          size_t *idx)
 {
     int64_t best = INT64_MAX;
     *kind = EV_NONE;
+    /* An Empty group nobody asked about for ttl is forgotten: it holds no
+     * offsets (they are in ZooKeeper), and groups with random ids would
+     * otherwise pile up (Kafka drops them in its periodic cleanup). */
+    if (ttl > 0 && g->state == BK_GRP_EMPTY && g->n_members == 0 &&
+        g->n_pending == 0 && g->touched + ttl < best) {
+        best = g->touched + ttl;
+        *kind = EV_EXPIRE;
+    }
     if (g->state == BK_GRP_PREPARING_REBALANCE && g->join_deadline < best) {
         best = g->join_deadline;
         *kind = EV_JOIN;
@@ -664,15 +676,20 @@ static int64_t group_next(const grp_group *g, int *kind, size_t *idx)
     return best;
 }
 
-/* Runs g's timers due at now, earliest first. */
-static void group_run_due(bk_grp_mgr *m, grp_group *g, int64_t now)
+/* Runs g's timers due at now, earliest first.  True when g expired (the
+ * caller drops it; never during a request for g, which touches it
+ * first). */
+static bool group_run_due(bk_grp_mgr *m, grp_group *g, int64_t now)
 {
     for (;;) {
         int kind;
         size_t idx = 0;
-        if (group_next(g, &kind, &idx) > now || kind == EV_NONE)
-            return;
+        if (group_next(g, m->cfg.empty_group_ttl_ms, &kind, &idx) > now ||
+            kind == EV_NONE)
+            return false;
         switch (kind) {
+        case EV_EXPIRE:
+            return true;
         case EV_JOIN:
             if (g->initial_delay && g->new_member_added &&
                 g->initial_remaining > 0) {
@@ -1004,7 +1021,9 @@ int bk_grp_join(bk_grp_mgr *m, const bk_grp_join_req *req, void *req_ctx,
             return 0;
         }
         created = true;
+        g->touched = now_ms;
     } else {
+        g->touched = now_ms;
         group_run_due(m, g, now_ms);
     }
 
@@ -1115,6 +1134,7 @@ int bk_grp_sync(bk_grp_mgr *m, const bk_grp_sync_req *req, void *req_ctx,
         reply_sync_err(m, req_ctx, BK_ERR_UNKNOWN_MEMBER_ID);
         return 0;
     }
+    g->touched = now_ms;
     group_run_due(m, g, now_ms);
     grp_member *mb = find_member(g, mid, NULL);
     int32_t err = BK_ERR_NO_ERROR;
@@ -1219,6 +1239,7 @@ int32_t bk_grp_heartbeat(bk_grp_mgr *m, const char *group_id,
     grp_group *g = find_group(m, group_id);
     if (!g)
         return BK_ERR_UNKNOWN_MEMBER_ID;
+    g->touched = now_ms;
     group_run_due(m, g, now_ms);
     grp_member *mb = find_member(g, member_id ? member_id : "", NULL);
     if (!mb)
@@ -1250,8 +1271,10 @@ int32_t bk_grp_leave(bk_grp_mgr *m, const char *group_id,
         return BK_ERR_INVALID_GROUP_ID;
     }
     grp_group *g = find_group(m, group_id);
-    if (g)
+    if (g) {
+        g->touched = now_ms;
         group_run_due(m, g, now_ms);
+    }
     for (size_t i = 0; i < n; i++) {
         const char *id = member_ids[i] ? member_ids[i] : "";
         size_t idx;
@@ -1284,6 +1307,7 @@ int32_t bk_grp_commit_check(bk_grp_mgr *m, const char *group_id,
     grp_group *g = find_group(m, group_id);
     if (!g) /* no group management, or a generation of a lost group */
         return generation_id < 0 ? BK_ERR_NO_ERROR : BK_ERR_ILLEGAL_GENERATION;
+    g->touched = now_ms;
     group_run_due(m, g, now_ms);
     if (generation_id < 0 && g->state == BK_GRP_EMPTY)
         return BK_ERR_NO_ERROR;
@@ -1356,7 +1380,11 @@ size_t bk_grp_unload_if(bk_grp_mgr *m,
 
 bool bk_grp_cancel(bk_grp_mgr *m, void *req_ctx)
 {
-    assert(m && !m->in_cb);
+    /* Allowed inside a callback: answering one request may write to and
+     * close a dead connection that holds another request of ours (its
+     * abort lands here).  Only a ctx is swapped for &orphan; the reply
+     * loops take each ctx just before answering it, so they skip it. */
+    assert(m);
     for (size_t i = 0; i < m->n_buckets; i++)
         for (grp_group *g = m->buckets[i]; g; g = g->next)
             for (size_t k = 0; k < g->n_members; k++) {
@@ -1380,7 +1408,7 @@ int64_t bk_grp_next_deadline(const bk_grp_mgr *m)
         for (const grp_group *g = m->buckets[i]; g; g = g->next) {
             int kind;
             size_t idx;
-            int64_t d = group_next(g, &kind, &idx);
+            int64_t d = group_next(g, m->cfg.empty_group_ttl_ms, &kind, &idx);
             if (d < best)
                 best = d;
         }
@@ -1390,10 +1418,19 @@ int64_t bk_grp_next_deadline(const bk_grp_mgr *m)
 void bk_grp_tick(bk_grp_mgr *m, int64_t now_ms)
 {
     assert(m && !m->in_cb);
-    /* timers never add or remove groups, so the walk is stable */
-    for (size_t i = 0; i < m->n_buckets; i++)
-        for (grp_group *g = m->buckets[i]; g; g = g->next)
-            group_run_due(m, g, now_ms);
+    /* timers never add groups; an expired one is dropped after its turn */
+    for (size_t i = 0; i < m->n_buckets; i++) {
+        grp_group *g = m->buckets[i];
+        while (g) {
+            grp_group *next = g->next;
+            if (group_run_due(m, g, now_ms)) {
+                BK_INFO("group", "group %s: empty and unused, forgotten",
+                        g->id);
+                drop_group(m, g);
+            }
+            g = next;
+        }
+    }
 }
 
 /* ---- DescribeGroups / ListGroups ---------------------------------- */

@@ -54,7 +54,8 @@
  *
  * Threading: one thread (brookd's loop thread) owns a manager.  Callbacks
  * run inside bk_grp_* calls and must not call back into the manager
- * (asserted); they serialize the response and return.
+ * (asserted; bk_grp_cancel excepted); they serialize the response and
+ * return.
  */
 #ifndef BK_GROUP_H
 #define BK_GROUP_H
@@ -156,6 +157,9 @@ typedef struct bk_grp_config {
                                            3000 */
     int32_t max_size;                   /* group.max.size; 0: unlimited */
     int32_t new_member_join_timeout_ms; /* Kafka's fixed 300000 */
+    int64_t empty_group_ttl_ms;         /* an Empty group (no member, no pending
+                                           id) is forgotten this long after its
+                                           last request; 0: never.  600000 */
     uint64_t seed;           /* member id randomness; 0: from the clocks */
     bk_grp_join_cb *on_join; /* required */
     bk_grp_sync_cb *on_sync; /* required */
@@ -232,7 +236,10 @@ size_t bk_grp_unload_if(bk_grp_mgr *m,
  * answer: forget req_ctx, whose answer will then not be delivered (the
  * caller frees the context now).  The member itself stays, as in Kafka:
  * its rejoin, LeaveGroup, or session / rebalance timeout decides.  True
- * if a held request had that context.  O(groups + members). */
+ * if a held request had that context.  O(groups + members).  The one call
+ * allowed from inside on_join / on_sync (a response written to a dead
+ * socket closes its connection and aborts that connection's other held
+ * requests). */
 bool bk_grp_cancel(bk_grp_mgr *m, void *req_ctx);
 
 /* ---- timers ------------------------------------------------------- */

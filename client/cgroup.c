@@ -1117,7 +1117,11 @@ static int take_assignment(bk_cg *g, const uint8_t *data, size_t len)
         bk_topic *t = bk_md_topic(&g->c->md, tp->topic);
         for (int32_t j = 0; t && j < tp->nparts; j++) {
             int32_t p = tp->parts[j];
-            if (p < 0 || bk_cons_assign_await(g->k, t->name, p) != 0)
+            /* the leader is another client: a forged index must not make
+             * bk_cons_assign grow the partition table to it (INT32_MAX
+             * would even overflow); same bound as metadata.c applies */
+            if (p < 0 || p >= 1000000 ||
+                bk_cons_assign_await(g->k, t->name, p) != 0)
                 continue; /* bad or duplicate */
             v[m++] = (cg_tpref){t, p, 0};
         }

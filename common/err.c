@@ -37,6 +37,8 @@ const char *bk_strerror(int rc)
         return "not permitted";
     case BK_ECANCELED:
         return "canceled";
+    case BK_ETIMEDOUT:
+        return "timed out";
     }
     return "unknown error";
 }

@@ -27,6 +27,7 @@ enum {
     BK_ECONFIG = 11,     /* configuration error (details from bk_cfg_errors) */
     BK_EPERM = 12,       /* not in this role (e.g. not the controller) */
     BK_ECANCELED = 13,   /* given up: the service is stopping */
+    BK_ETIMEDOUT = 14,   /* not done within its deadline */
 };
 
 #include <stddef.h>

@@ -468,6 +468,9 @@ static void test_offsets(void)
     CU_ASSERT_STRING_EQUAL(meta, "m-42");
     CU_ASSERT_EQUAL(fetch_offset(port, G, 1, &off, meta, sizeof meta), 0);
     CU_ASSERT_EQUAL(off, -1); /* nothing committed */
+    /* a bad partition is that partition's error, not the group's */
+    CU_ASSERT_EQUAL(fetch_offset(port, G, -1, &off, meta, sizeof meta),
+                    BK_ERR_UNKNOWN_TOPIC_OR_PART);
 
     /* It is in ZooKeeper, in the layout brookctl reads. */
     bk_zk *zk = NULL;

@@ -79,6 +79,8 @@ typedef struct fake {
     char client_assign[128];  /* assignment bytes returned to m-1 */
     size_t client_assign_len;
     uint8_t client_assign_raw[256];
+    uint8_t forced_assign[64]; /* when forced_len: SyncGroup answers this */
+    size_t forced_len;
 } fake;
 
 typedef struct fconn {
@@ -444,6 +446,10 @@ static void fake_sync(fake *f, fconn *c, Brook__Request *req, int notcoord)
         s.protocol_name = sr->protocol_name;
         s.assignment.data = f->client_assign_raw;
         s.assignment.len = f->client_assign_len;
+        if (f->forced_len) {
+            s.assignment.data = f->forced_assign;
+            s.assignment.len = f->forced_len;
+        }
     }
     e->err = s.error_code;
     Brook__Response r = BROOK__RESPONSE__INIT;
@@ -1311,6 +1317,41 @@ static void test_partition_count_change(void)
     fake_stop(f);
 }
 
+/* A leader's (any client's) assignment with absurd partition indexes: the
+ * member takes the sane ones and does not grow its partition table to
+ * INT32_MAX (which overflowed) or millions. */
+static void test_hostile_assignment(void)
+{
+    fake *f = fake_start();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    static const uint8_t forged[] = {
+        0,    0,                /* version 0 */
+        0,    0,    0,    1,    /* one topic */
+        0,    1,    't',        /* "t" */
+        0,    0,    0,    3,    /* three partitions */
+        0,    0,    0,    1,    /* 1 */
+        0x7f, 0xff, 0xff, 0xff, /* INT32_MAX */
+        0,    0x4c, 0x4b, 0x40, /* 5000000 */
+        0xff, 0xff, 0xff, 0xff, /* user data: null */
+    };
+    memcpy(f->forced_assign, forged, sizeof forged);
+    f->forced_len = sizeof forged;
+    static rebal r;
+    const char *kv[] = {"enable.auto.commit=false", NULL};
+    brook_client *c = client_for(f, &r, kv);
+    wait_rebal(c, &r, 1, 5000);
+    CU_ASSERT_EQUAL_FATAL(r.n, 1);
+    CU_ASSERT_EQUAL(r.type[0], BROOK_REBALANCE_ASSIGNED);
+    CU_ASSERT_STRING_EQUAL(r.parts[0], "1");
+    brook_tp *tps = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL(brook_assignment(c, &tps, &n), 0);
+    CU_ASSERT_EQUAL(n, 1);
+    free(tps);
+    brook_client_destroy(c);
+    fake_stop(f);
+}
+
 /* More than max.poll.interval.ms between polls: LeaveGroup, the
  * partitions LOST, a fresh join. */
 static void test_poll_interval(void)
@@ -1516,6 +1557,7 @@ static CU_TestInfo cg_tests[] = {
     {"auto commit at its interval; async commit", test_auto_commit_interval},
     {"close commits, revokes, leaves", test_close_leaves},
     {"partition count change: leader rejoins", test_partition_count_change},
+    {"forged partition indexes in the assignment", test_hostile_assignment},
     {"max.poll.interval.ms: leave, lost, rejoin", test_poll_interval},
     {"roundrobin chosen; fatal join error", test_roundrobin_and_fatal},
     {"brook consume -g", test_cli_group},

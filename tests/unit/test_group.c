@@ -849,6 +849,59 @@ static void test_cancel(void)
     CU_ASSERT_EQUAL(r0.count + s1.count, 0);
 }
 
+/* A response written to a dead socket closes its connection, whose other
+ * held requests are aborted from inside the callback: bk_grp_cancel must
+ * work there (brookd aborted on an assertion before). */
+static bk_grp_mgr *cancel_mgr;
+static reply *cancel_target;
+
+static void cancel_in_cb(reply *r)
+{
+    (void)r;
+    if (cancel_target) {
+        reply *t = cancel_target;
+        cancel_target = NULL;
+        CU_ASSERT_TRUE(bk_grp_cancel(cancel_mgr, t));
+    }
+}
+
+static void test_cancel_in_callback(void)
+{
+    bk_grp_mgr *m = mk(0, 0);
+    char ids[3][128];
+    int32_t gen = stable_group(m, "g", 3, ids, 0);
+    reply r0, r1;
+    CU_ASSERT_EQUAL(join(m, &r0, "g", ids[0], "c1", 100), BK_AGAIN);
+    CU_ASSERT_EQUAL(join(m, &r1, "g", ids[1], "c2", 100), BK_AGAIN);
+    /* unloading answers r0 first; its "connection" aborts r1 */
+    cancel_mgr = m;
+    cancel_target = &r1;
+    join_hook = cancel_in_cb;
+    CU_ASSERT_EQUAL(bk_grp_unload(m, "g"), 0);
+    join_hook = NULL;
+    CU_ASSERT_PTR_NULL(cancel_target);
+    CU_ASSERT(r0.count == 1 && r0.error == BK_ERR_NOT_COORDINATOR);
+    CU_ASSERT_EQUAL(r1.count, 0);
+    CU_ASSERT_EQUAL(bk_grp_verify(m), 0);
+    /* the same while a join phase completes: the later member is cancelled
+     * mid-loop and stays a member (it rejoins or times out) */
+    gen = stable_group(m, "g", 3, ids, 1000);
+    reply q0, q1, q2;
+    CU_ASSERT_EQUAL(join(m, &q0, "g", ids[0], "c1", 1100), BK_AGAIN);
+    CU_ASSERT_EQUAL(join(m, &q1, "g", ids[1], "c2", 1100), BK_AGAIN);
+    cancel_target = &q1;
+    join_hook = cancel_in_cb;
+    CU_ASSERT_EQUAL(join(m, &q2, "g", ids[2], "c3", 1100), 0);
+    join_hook = NULL;
+    CU_ASSERT(q0.count == 1 && q0.error == 0 && q0.generation == gen + 1);
+    CU_ASSERT_EQUAL(q1.count, 0);
+    CU_ASSERT(q2.count == 1 && q2.error == 0);
+    check_state(m, "g", BK_GRP_COMPLETING_REBALANCE, 3, gen + 1);
+    CU_ASSERT_EQUAL(bk_grp_verify(m), 0);
+    bk_grp_free(m);
+    CU_ASSERT_EQUAL(r1.count + q1.count, 0);
+}
+
 static void test_new_member_timeout(void)
 {
     /* a new member's held JoinGroup is bounded by 5 minutes even when
@@ -910,6 +963,45 @@ static void test_initial_delay_bounded(void)
     CU_ASSERT_EQUAL(done, 10000);
     CU_ASSERT_EQUAL(r[0].n_members, 5);
     CU_ASSERT_EQUAL(r[0].generation, 1);
+    bk_grp_free(m);
+}
+
+/* An Empty group with no member and no pending id is forgotten
+ * empty_group_ttl_ms after its last request; one that is asked about
+ * again lives on, and a group with members never expires. */
+static void test_empty_group_expiry(void)
+{
+    bk_grp_mgr *m = mk(0, 0);
+    char ids[1][128], keep[1][128];
+    stable_group(m, "gone", 1, ids, 1000);
+    stable_group(m, "busy", 1, keep, 1000);
+    int32_t errs[1];
+    const char *who[] = {ids[0]};
+    CU_ASSERT_EQUAL(bk_grp_leave(m, "gone", who, 1, errs, 2000), 0);
+    bk_grp_tick(m, 2000); /* the rebalance without members: Empty */
+    check_state(m, "gone", BK_GRP_EMPTY, 0, 2);
+    const int64_t ttl = 600000;
+    bool checked = false, gone_at_ttl = false;
+    /* "busy" heartbeats all along; "gone" gets one commit check (a
+     * request: it postpones the expiry) at 300 s */
+    for (int64_t t = 2000 + SESSION / 2; t <= 300000 + ttl + SESSION;
+         t += SESSION / 2) {
+        CU_ASSERT_EQUAL(bk_grp_heartbeat(m, "busy", keep[0], 1, t), 0);
+        if (!checked && t >= 300000) {
+            CU_ASSERT_EQUAL(bk_grp_commit_check(m, "gone", "", -1, 300000), 0);
+            checked = true;
+        }
+        bk_grp_tick(m, t);
+        if (t > 2000 + ttl && t < 300000 + ttl)
+            gone_at_ttl |= bk_grp_count(m) != 2;
+    }
+    CU_ASSERT(!gone_at_ttl); /* the commit check kept it */
+    bk_grp_desc d;
+    CU_ASSERT_EQUAL(bk_grp_describe(m, "gone", &d), 0);
+    CU_ASSERT_EQUAL(d.state, BK_GRP_DEAD); /* forgotten */
+    bk_grp_desc_free(&d);
+    CU_ASSERT_EQUAL(bk_grp_count(m), 1);
+    check_state(m, "busy", BK_GRP_STABLE, 1, 1);
     bk_grp_free(m);
 }
 
@@ -1273,8 +1365,10 @@ void bk_test_register(void)
         {"unload answers everything", test_unload},
         {"errors", test_errors},
         {"cancel a held request", test_cancel},
+        {"cancel from inside a callback", test_cancel_in_callback},
         {"new member join timeout", test_new_member_timeout},
         {"initial delay is bounded", test_initial_delay_bounded},
+        {"empty groups expire", test_empty_group_expiry},
         {"randomized sequences", test_randomized},
         CU_TEST_INFO_NULL,
     };
