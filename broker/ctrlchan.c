@@ -34,8 +34,12 @@
 #define SLICE_MS       100 /* how often blocked I/O looks at quit */
 /* Requests queued for one broker beyond which new ones are dropped (the
  * broker is far behind; its watches still bring the states). */
-#define QUEUE_MAX  10000
-#define ANSWER_MAX (16u * 1024 * 1024)
+#define QUEUE_MAX 10000
+/* ... or beyond this many bytes (a full picture of a large cluster is
+ * megabytes; 10000 of them to a broker that cannot be reached would be
+ * gigabytes).  One request is always accepted into an empty queue. */
+#define QUEUE_MAX_BYTES (64u * 1024 * 1024)
+#define ANSWER_MAX      (16u * 1024 * 1024)
 
 /* One encoded request waiting for its destination. */
 typedef struct cmsg {
@@ -54,6 +58,7 @@ typedef struct dest {
     atomic_bool quit;
     cmsg *head, *tail; /* under cc->mu; head stays until answered */
     size_t nq;
+    size_t qbytes; /* frame bytes queued, under cc->mu */
     pthread_cond_t cv;
     struct dest *next;
 } dest;
@@ -320,6 +325,7 @@ static void *sender(void *arg)
             if (!d->head)
                 d->tail = NULL;
             d->nq--;
+            d->qbytes -= m->frame.len;
             cmsg_free(m);
         } else if (!atomic_load(&d->quit)) {
             /* Backoff; a quit or a new endpoint wakes us early. */
@@ -432,7 +438,9 @@ static void dests_sync(bk_cc *cc, const bk_md *md)
 static void enqueue(bk_cc *cc, int32_t id, int32_t api_key, bk_buf *frame)
 {
     dest *d = dest_find(cc, id);
-    cmsg *m = d && d->nq < QUEUE_MAX ? calloc(1, sizeof *m) : NULL;
+    bool room = d && d->nq < QUEUE_MAX &&
+                (d->nq == 0 || d->qbytes + frame->len <= QUEUE_MAX_BYTES);
+    cmsg *m = room ? calloc(1, sizeof *m) : NULL;
     if (!m) {
         if (d)
             BK_WARN(MOD, "%s to broker %d dropped (queue full)",
@@ -449,6 +457,7 @@ static void enqueue(bk_cc *cc, int32_t id, int32_t api_key, bk_buf *frame)
         d->head = m;
     d->tail = m;
     d->nq++;
+    d->qbytes += m->frame.len;
     pthread_cond_signal(&d->cv);
 }
 

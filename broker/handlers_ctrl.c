@@ -125,9 +125,33 @@ static int32_t offer(bk_broker *b, const char *topic, int32_t p, int32_t leader,
     return 0;
 }
 
-/* Applies b->pending through the ZooKeeper path: a copy of the picture
- * (with the brokers of live[0..nlive) added when missing) is merged and
- * set. */
+/* Copies into md the states of pending newer than md's, dropping none
+ * from pending.  0 or -BK_ENOMEM. */
+static int copy_newer(bk_md *md, const bk_md *pending)
+{
+    for (size_t ti = 0; ti < pending->ntopics; ti++) {
+        const bk_md_topic *pt = &pending->topics[ti];
+        for (size_t k = 0; k < pt->nparts; k++) {
+            const bk_md_part *pp = &pt->parts[k];
+            const bk_md_part *mp = bk_md_part_find(md, pt->name, pp->index);
+            if (!pp->has_state || !mp || bk_md_state_cmp(pp, mp) <= 0)
+                continue;
+            int rc = bk_md_set_state(md, pt->name, pp->index, pp->leader,
+                                     pp->leader_epoch, pp->controller_epoch,
+                                     pp->zk_version, pp->isr, pp->nisr);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Applies b->pending: a copy of the picture (with the brokers of
+ * live[0..nlive) added when missing) gets the pending states and is set.
+ * Not through bk_md_merge_pending: b->md already holds the states merged
+ * earlier, which that merge would take for "ZooKeeper caught up" and
+ * drop from pending -- and the next picture from the worker, still
+ * older, would then undo them (a deposed leader leading again). */
 static void apply_pending(bk_broker *b, int32_t ctrl_id,
                           Brook__UpdateMetadataBroker *const *live,
                           size_t nlive, bool force)
@@ -150,7 +174,12 @@ static void apply_pending(bk_broker *b, int32_t ctrl_id,
         (void)bk_md_set_broker(md, lb->id, lb->endpoints[0]->host,
                                lb->endpoints[0]->port, lb->rack);
     }
+    bk_md *pending = b->pending;
+    if (pending && copy_newer(md, pending) != 0)
+        BK_WARN(MOD, "out of memory applying controller states");
+    b->pending = NULL; /* kept whole until ZooKeeper's picture catches up */
     bk_broker_set_md(b, md);
+    b->pending = pending;
 }
 
 /* ----------------------------- LeaderAndIsr ----------------------------- */

@@ -469,6 +469,22 @@ static void test_request_ahead_of_zookeeper(void)
     int ml = -1, me = -1;
     CU_ASSERT_TRUE(md_leader(fd, "ap", 0, &ml, &me));
     CU_ASSERT_EQUAL(me, st.leader_epoch + 1); /* at once, ahead of ZK */
+    /* A later request for another partition must not make the first
+     * state look caught up with (it is in the broker's picture, not in
+     * ZooKeeper's): the pictures that follow are still older. */
+    create_topic("apb", 1, 3, NULL);
+    bk_zkc_pstate sb;
+    bk_zk_stat zsb;
+    CU_ASSERT_FATAL(read_state("apb", 0, &sb, &zsb));
+    int32_t isrb[3];
+    for (int i = 0; i < sb.nisr && i < 3; i++)
+        isrb[i] = sb.isr[i];
+    r = send_lai(fport, ctrl, epoch, "apb", 0, sb.leader, sb.leader_epoch + 1,
+                 isrb, (size_t)sb.nisr, zsb.version + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r->leader_and_isr);
+    CU_ASSERT_EQUAL(r->leader_and_isr->error_code, 0);
+    brook__response__free_unpacked(r, NULL);
     /* A new topic makes the worker post a fresh (for "ap": older)
      * picture; the newer state stays. */
     create_topic("ap2", 1, 1, NULL);
@@ -483,6 +499,13 @@ static void test_request_ahead_of_zookeeper(void)
     char path[BK_ZKC_PATH_MAX];
     bk_zkc_path_partition_state(path, "ap", 0);
     CU_ASSERT_EQUAL(bk_zk_set(zk, path, json.data, json.len, zst.version, NULL),
+                    0);
+    bk_buf_free(&json);
+    nst = sb;
+    nst.leader_epoch = sb.leader_epoch + 1;
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_pstate_encode(&nst, &json), 0);
+    bk_zkc_path_partition_state(path, "apb", 0);
+    CU_ASSERT_EQUAL(bk_zk_set(zk, path, json.data, json.len, zsb.version, NULL),
                     0);
     bk_buf_free(&json);
     /* Every broker now agrees, and the leader still takes writes. */
