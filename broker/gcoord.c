@@ -258,6 +258,23 @@ static bool in_partition(const char *group, void *arg)
     return bk_off_group_partition(group, u->nparts) == u->partition;
 }
 
+static bool any_group(const char *group, void *arg)
+{
+    (void)group;
+    (void)arg;
+    return true;
+}
+
+void bk_gsvc_unload_all(bk_gsvc *g)
+{
+    if (!g || !g->mgr)
+        return;
+    size_t n = bk_grp_unload_if(g->mgr, any_group, NULL);
+    if (n > 0)
+        BK_INFO(MOD, "shutting down: %zu groups unloaded", n);
+    rearm(g);
+}
+
 void bk_gsvc_part_changed(bk_gsvc *g, bk_part *p, bool removing)
 {
     if (!g || !g->mgr || strcmp(p->topic, BK_GC_TOPIC) != 0)

@@ -69,6 +69,10 @@ int bk_gsvc_new(struct bk_broker *b, bk_gsvc **out);
  * (queued commits are answered COORDINATOR_NOT_AVAILABLE) and frees g.
  * Loop thread, before the server goes.  NULL is fine. */
 void bk_gsvc_free(bk_gsvc *g);
+/* Shutdown begins: every group is unloaded now (held JoinGroup / SyncGroup
+ * answered NOT_COORDINATOR, so members move on and the drain does not
+ * wait for rebalances).  Loop thread; NULL is fine. */
+void bk_gsvc_unload_all(bk_gsvc *g);
 /* A local partition changed (leadership, removal): unloads the groups of
  * a __consumer_offsets partition this broker no longer leads. */
 void bk_gsvc_part_changed(bk_gsvc *g, struct bk_part *p, bool removing);

@@ -108,8 +108,10 @@ static void begin_shutdown(app *a, const char *why)
     notify("STOPPING=1");
     a->b.stopping = true;
     bk_srv_stop_accepting(a->b.srv);
-    /* Long polls answer now with what they have. */
+    /* Long polls answer now with what they have; held group joins are
+     * told NOT_COORDINATOR (members find the next coordinator). */
     bk_fw_wake_all(a->b.fwq);
+    bk_gsvc_unload_all(a->b.gsvc);
     bk_loop_stop(a->b.loop);
 }
 

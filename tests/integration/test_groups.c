@@ -560,6 +560,40 @@ static void test_coordinator_failover(void)
     CU_ASSERT(bk_h_broker_start(cl, coord - 1, true) == 0);
 }
 
+/* SIGTERM of the coordinator while a JoinGroup is held: the member is
+ * told NOT_COORDINATOR (or, at worst, the connection closes) at once,
+ * and the broker stops without waiting for the rebalance. */
+static void test_sigterm_answers_held_join(void)
+{
+    const char *g = "term-group";
+    int coord = wait_coord(0, g, 10000);
+    CU_ASSERT_FATAL(coord >= 1);
+    int port = port_of(coord);
+    int f1 = bk_h_connect(port), f2 = bk_h_connect(port);
+    char m1[160], m2[160];
+    CU_ASSERT_FATAL(join_new(f1, g, SUB_A, sizeof SUB_A - 1, m1, sizeof m1) ==
+                    0);
+    join_res r;
+    CU_ASSERT_FATAL(recv_join(f1, &r, 10000) == 0);
+    CU_ASSERT_EQUAL(r.error, 0);
+    /* a second member: its join is held until the first rejoins */
+    CU_ASSERT_FATAL(join_new(f2, g, SUB_B, sizeof SUB_B - 1, m2, sizeof m2) ==
+                    0);
+    bk_h_sleep_ms(200);
+    int64_t t0 = bk_clock_mono_ms();
+    CU_ASSERT(bk_h_broker_signal(cl, coord - 1, SIGTERM) >= 0);
+    int64_t stop_ms = bk_clock_mono_ms() - t0;
+    int rc = recv_join(f2, &r, 5000);
+    printf("\n    coordinator stopped in %lld ms; the held join got %s\n",
+           (long long)stop_ms,
+           rc == 0 ? bk_err_name(r.error) : "a closed connection");
+    CU_ASSERT(rc != 0 || r.error == BK_ERR_NOT_COORDINATOR);
+    CU_ASSERT(stop_ms < 5000);
+    close(f1);
+    close(f2);
+    CU_ASSERT(bk_h_broker_start(cl, coord - 1, true) == 0);
+}
+
 static CU_TestInfo tests[] = {
     {"FindCoordinator creates __consumer_offsets", test_find_coordinator},
     {"join, sync, rebalance, heartbeat, describe", test_join_sync_rebalance},
@@ -567,6 +601,8 @@ static CU_TestInfo tests[] = {
     {"a held JoinGroup whose client left", test_abandoned_join},
     {"coordinator SIGKILLed: group moves, offsets kept",
      test_coordinator_failover},
+    {"coordinator SIGTERMed: a held join is answered",
+     test_sigterm_answers_held_join},
     CU_TEST_INFO_NULL,
 };
 
