@@ -25,7 +25,9 @@ libbkbroker_a_SOURCES = \
 	broker/ctrlchan.h broker/ctrlchan.c broker/handlers_ctrl.c \
 	broker/group.h broker/group.c \
 	broker/offsvc.h broker/offsvc.c \
-	broker/gcoord.h broker/gcoord.c
+	broker/gcoord.h broker/gcoord.c \
+	broker/metrics.h broker/metrics.c \
+	broker/dynconfig.h broker/dynconfig.c
 libbkbroker_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 
 BK_BROKER_LIBS = libbkbroker.a $(BK_COMMON_LIBS)
@@ -183,3 +185,29 @@ tests_integration_test_consumer_groups_SOURCES = \
 tests_integration_test_consumer_groups_CFLAGS = $(BK_TEST_CFLAGS)
 tests_integration_test_consumer_groups_LDADD = libbrook.a $(BK_COORD_LIBS) \
 	$(CUNIT_LIBS)
+
+# Issue #6: dynamic configuration, metrics, rolling restart and cluster
+# status, each against a real cluster.
+check_PROGRAMS += tests/integration/test_configs tests/integration/test_metrics \
+	tests/integration/test_rolling
+tests_integration_test_configs_SOURCES = tests/integration/test_configs.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_configs_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_configs_LDADD = libbrook.a $(BK_COORD_LIBS) \
+	$(CUNIT_LIBS)
+tests_integration_test_metrics_SOURCES = tests/integration/test_metrics.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_metrics_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_metrics_LDADD = libbrook.a $(BK_COORD_LIBS) \
+	$(CUNIT_LIBS)
+tests_integration_test_rolling_SOURCES = tests/integration/test_rolling.c \
+	tests/integration/brokertest.h tests/integration/brokertest.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_rolling_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_rolling_LDADD = libbrook.a $(BK_COORD_LIBS) \
+	$(CUNIT_LIBS)
+$(tests_integration_test_configs_OBJECTS) \
+$(tests_integration_test_metrics_OBJECTS) \
+$(tests_integration_test_rolling_OBJECTS): proto/brook.pb-c.h

@@ -25,56 +25,27 @@
 #include "common/fileio.h"
 #include "common/json.h"
 #include "common/logging.h"
+#include "coordinator/brookctl.h"
 #include "coordinator/brookctl_groups.h"
 #include "coordinator/zk.h"
 #include "coordinator/zkdata.h"
 #include "proto/protocol.h"
 
 enum {
-    EXIT_OK = 0,
-    EXIT_FAILED = 1,
-    EXIT_USAGE = 2,
-    EXIT_UNREACHABLE = 3,
+    EXIT_OK = BK_CTL_OK,
+    EXIT_FAILED = BK_CTL_FAILED,
+    EXIT_USAGE = BK_CTL_USAGE,
+    EXIT_UNREACHABLE = BK_CTL_UNREACHABLE,
 };
 
 #define DEFAULT_TIMEOUT_MS 10000
-#define MAX_CONFIGS        64
 #define MAX_BROKER_LIST    1024 /* --broker-list of partitions reassign */
 
-/* Options, as bits, to check which ones a command accepts. */
-enum {
-    OPT_TOPIC = 1 << 0,
-    OPT_PARTITIONS = 1 << 1,
-    OPT_RF = 1 << 2,
-    OPT_CONFIG = 1 << 3,
-    OPT_IF_EXISTS = 1 << 4,
-    OPT_IF_NOT_EXISTS = 1 << 5,
-    /* partitions elect-leaders */
-    OPT_PARTITION = 1 << 16,
-    OPT_WAIT = 1 << 17,
-    /* partitions reassign */
-    OPT_REASSIGN_FILE = 1 << 6,
-    OPT_EXECUTE = 1 << 7,
-    OPT_VERIFY = 1 << 8,
-    OPT_GENERATE = 1 << 9,
-    OPT_TOPICS = 1 << 10,
-    OPT_BROKER_LIST = 1 << 11,
-};
+typedef bk_ctl_args args;
 
-typedef struct args {
-    const char *zookeeper;
-    int timeout_ms;
-    bool help;
-    const char *words[3];
-    int nwords;
-    unsigned given; /* OPT_* bits */
-    const char *topic;
-    const char *partitions, *rf;
-    bk_zkc_kv configs[MAX_CONFIGS];
-    size_t nconfigs;
-    const char *partition; /* partitions elect-leaders */
-    const char *reassign_file, *topics, *broker_list; /* partitions reassign */
-} args;
+#define usage     bk_ctl_usage
+#define fail      bk_ctl_fail
+#define zk_failed bk_ctl_zk_failed
 
 static const char *const main_help =
     "usage: brookctl [--zookeeper CONNECT] [--timeout-ms N] <command> "
@@ -94,6 +65,11 @@ static const char *const main_help =
     "  partitions reassign\n"
     "                   move partitions to other brokers (new replicas\n"
     "                   catch up before old ones are removed)\n"
+    "  configs describe | alter\n"
+    "                   dynamic topic configs and broker-wide defaults\n"
+    "                   (applied by every broker without a restart)\n"
+    "  cluster status   controller, live brokers, under-replicated and\n"
+    "                   offline partitions (exit 1 if any is offline)\n"
     "  groups list | describe | reset-offsets | delete\n"
     "                   consumer groups: offsets, members, lag\n"
     "                   (`brookctl groups --help`)\n"
@@ -186,9 +162,7 @@ static const char *const elect_help =
     "                  and fail (exit 1) if some partition is not led by\n"
     "                  its preferred replica\n";
 
-static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage(const char *fmt, ...)
+int bk_ctl_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -199,9 +173,7 @@ static int usage(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int fail(const char *fmt, ...)
+int bk_ctl_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -212,8 +184,7 @@ static int fail(const char *fmt, ...)
     return EXIT_FAILED;
 }
 
-/* A ZooKeeper failure in the middle of a command. */
-static int zk_failed(bk_zk *zk, int rc, const char *msg)
+int bk_ctl_zk_failed(bk_zk *zk, int rc, const char *msg)
 {
     fprintf(stderr, "brookctl: %s\n", msg);
     if (rc == -BK_EIO) {
@@ -274,10 +245,13 @@ static int parse_args(int argc, char **argv, args *a)
             a->given |= rflag;
             continue;
         }
-        if (strcmp(name, "--wait") == 0) {
+        if (strcmp(name, "--wait") == 0 || strcmp(name, "--all") == 0 ||
+            strcmp(name, "--entity-default") == 0) {
             if (eq)
-                return usage("option --wait takes no value");
-            a->given |= OPT_WAIT;
+                return usage("option %s takes no value", name);
+            a->given |= strcmp(name, "--wait") == 0  ? OPT_WAIT
+                        : strcmp(name, "--all") == 0 ? OPT_ALL
+                                                     : OPT_ENTITY_DEFAULT;
             continue;
         }
         bool flag = strcmp(name, "--if-exists") == 0 ||
@@ -317,6 +291,18 @@ static int parse_args(int argc, char **argv, args *a)
         } else if (strcmp(name, "--broker-list") == 0) {
             a->broker_list = value;
             a->given |= OPT_BROKER_LIST;
+        } else if (strcmp(name, "--entity-type") == 0) {
+            a->entity_type = value;
+            a->given |= OPT_ENTITY_TYPE;
+        } else if (strcmp(name, "--entity-name") == 0) {
+            a->entity_name = value;
+            a->given |= OPT_ENTITY_NAME;
+        } else if (strcmp(name, "--add-config") == 0) {
+            a->add_config = value;
+            a->given |= OPT_ADD_CONFIG;
+        } else if (strcmp(name, "--delete-config") == 0) {
+            a->delete_config = value;
+            a->given |= OPT_DELETE_CONFIG;
         } else if (strcmp(name, "--partition") == 0) {
             a->partition = value;
             a->given |= OPT_PARTITION;
@@ -326,8 +312,9 @@ static int parse_args(int argc, char **argv, args *a)
                 const char *e = strchr(value, '=');
                 if (!e || e == value)
                     return usage("--config wants key=value, got '%s'", value);
-                if (a->nconfigs == MAX_CONFIGS)
-                    return usage("more than %d --config options", MAX_CONFIGS);
+                if (a->nconfigs == BK_CTL_MAX_CONFIGS)
+                    return usage("more than %d --config options",
+                                 BK_CTL_MAX_CONFIGS);
                 bk_zkc_kv *kv = &a->configs[a->nconfigs++];
                 kv->key = strndup(value, (size_t)(e - value));
                 kv->value = strdup(e + 1);
@@ -380,6 +367,12 @@ static int check_opts(const args *a, unsigned allowed, const char *cmd)
         {OPT_GENERATE, "--generate"},
         {OPT_TOPICS, "--topics"},
         {OPT_BROKER_LIST, "--broker-list"},
+        {OPT_ENTITY_TYPE, "--entity-type"},
+        {OPT_ENTITY_NAME, "--entity-name"},
+        {OPT_ENTITY_DEFAULT, "--entity-default"},
+        {OPT_ADD_CONFIG, "--add-config"},
+        {OPT_DELETE_CONFIG, "--delete-config"},
+        {OPT_ALL, "--all"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if ((a->given & names[i].bit) && !(allowed & names[i].bit))
@@ -1208,7 +1201,10 @@ enum cmd {
     CMD_DELETE,
     CMD_BROKERS,
     CMD_ELECT,
-    CMD_REASSIGN
+    CMD_REASSIGN,
+    CMD_CONFIGS_DESCRIBE,
+    CMD_CONFIGS_ALTER,
+    CMD_CLUSTER_STATUS
 };
 
 /* The command table: words, help text, options it takes. */
@@ -1229,6 +1225,13 @@ static const struct {
     {"partitions", "reassign", CMD_REASSIGN, &reassign_help,
      OPT_REASSIGN_FILE | OPT_EXECUTE | OPT_VERIFY | OPT_GENERATE | OPT_TOPICS |
          OPT_BROKER_LIST},
+    {"configs", "describe", CMD_CONFIGS_DESCRIBE, &bk_ctl_configs_describe_help,
+     OPT_TOPIC | OPT_ENTITY_TYPE | OPT_ENTITY_NAME | OPT_ENTITY_DEFAULT |
+         OPT_ALL},
+    {"configs", "alter", CMD_CONFIGS_ALTER, &bk_ctl_configs_alter_help,
+     OPT_TOPIC | OPT_ENTITY_TYPE | OPT_ENTITY_NAME | OPT_ENTITY_DEFAULT |
+         OPT_ADD_CONFIG | OPT_DELETE_CONFIG},
+    {"cluster", "status", CMD_CLUSTER_STATUS, &bk_ctl_cluster_status_help, 0},
 };
 
 static int run(args *a)
@@ -1255,7 +1258,8 @@ static int run(args *a)
     if (cmd == CMD_NONE) {
         if (a->nwords == 1 &&
             (strcmp(w0, "topics") == 0 || strcmp(w0, "brokers") == 0 ||
-             strcmp(w0, "partitions") == 0))
+             strcmp(w0, "partitions") == 0 || strcmp(w0, "configs") == 0 ||
+             strcmp(w0, "cluster") == 0))
             return usage("'%s' needs a subcommand", w0);
         return usage("unknown command '%s%s%s'", w0, a->nwords > 1 ? " " : "",
                      w1);
@@ -1279,6 +1283,9 @@ static int run(args *a)
             return usage("bad --partition '%s' (0..2147483647)", a->partition);
     }
     if (cmd == CMD_REASSIGN && (st = check_reassign(a)) >= 0)
+        return st;
+    if ((cmd == CMD_CONFIGS_DESCRIBE || cmd == CMD_CONFIGS_ALTER) &&
+        (st = bk_ctl_configs_check(a, cmd == CMD_CONFIGS_ALTER)) >= 0)
         return st;
 
     const char *connect =
@@ -1322,6 +1329,15 @@ static int run(args *a)
         break;
     case CMD_REASSIGN:
         st = cmd_reassign(zk, a);
+        break;
+    case CMD_CONFIGS_DESCRIBE:
+        st = bk_ctl_configs_describe(zk, a);
+        break;
+    case CMD_CONFIGS_ALTER:
+        st = bk_ctl_configs_alter(zk, a);
+        break;
+    case CMD_CLUSTER_STATUS:
+        st = bk_ctl_cluster_status(zk, a);
         break;
     case CMD_NONE:
         st = EXIT_USAGE;

@@ -15,8 +15,9 @@ libbkcoord_a_SOURCES = \
 BK_COORD_LIBS = libbkcoord.a $(BK_COMMON_LIBS) $(ZK_LIBS)
 
 bin_PROGRAMS += coordinator/brookctl
-coordinator_brookctl_SOURCES = coordinator/brookctl.c \
-	coordinator/brookctl_groups.h coordinator/brookctl_groups.c
+coordinator_brookctl_SOURCES = coordinator/brookctl.c coordinator/brookctl.h \
+	coordinator/brookctl_groups.h coordinator/brookctl_groups.c \
+	coordinator/brookctl_configs.c coordinator/brookctl_cluster.c
 coordinator_brookctl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 coordinator_brookctl_LDADD = $(BK_COORD_LIBS)
 $(coordinator_brookctl_OBJECTS): proto/brook.pb-c.h

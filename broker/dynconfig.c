@@ -1,0 +1,2 @@
+/* dynconfig.c -- placeholder (issue #6, being written). */
+#include "broker/dynconfig.h"

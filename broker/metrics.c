@@ -1,0 +1,2 @@
+/* metrics.c -- placeholder (issue #6, being written). */
+#include "broker/metrics.h"
