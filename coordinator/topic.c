@@ -190,6 +190,40 @@ static const bk_topic_cfg_def defs[] = {
      .doc = "allow an out-of-sync replica to become leader"},
 };
 
+static const bk_dyn_cfg_def dyn_defs[] = {
+    {"flush.messages", "log.flush.interval.messages"},
+    {"flush.ms", "log.flush.interval.ms"},
+    {"max.message.bytes", "message.max.bytes"},
+    {"min.insync.replicas", "min.insync.replicas"},
+    {"retention.bytes", "log.retention.bytes"},
+    {"retention.ms", "log.retention.ms"},
+    {"segment.bytes", "log.segment.bytes"},
+    {"segment.ms", "log.roll.ms"},
+    {"unclean.leader.election.enable", "unclean.leader.election.enable"},
+};
+
+const bk_dyn_cfg_def *bk_dyn_cfg_defs(size_t *n)
+{
+    *n = sizeof dyn_defs / sizeof dyn_defs[0];
+    return dyn_defs;
+}
+
+const char *bk_dyn_cfg_broker_key(const char *topic_key)
+{
+    for (size_t i = 0; i < sizeof dyn_defs / sizeof dyn_defs[0]; i++)
+        if (strcmp(dyn_defs[i].topic_key, topic_key) == 0)
+            return dyn_defs[i].broker_key;
+    return NULL;
+}
+
+const char *bk_dyn_cfg_topic_key(const char *broker_key)
+{
+    for (size_t i = 0; i < sizeof dyn_defs / sizeof dyn_defs[0]; i++)
+        if (strcmp(dyn_defs[i].broker_key, broker_key) == 0)
+            return dyn_defs[i].topic_key;
+    return NULL;
+}
+
 const bk_topic_cfg_def *bk_topic_cfg_defs(size_t *n)
 {
     *n = sizeof defs / sizeof defs[0];

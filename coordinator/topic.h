@@ -77,6 +77,30 @@ const bk_topic_cfg_def *bk_topic_cfg_lookup(const char *key);
 int bk_topic_cfg_check(const char *key, const char *value, char *norm,
                        size_t normlen, char *err, size_t errlen);
 
+/* ------------------ dynamic configs (issue #6) ------------------ */
+/* The topic keys a broker applies without a restart, and their
+ * broker-level synonyms (Kafka's names), which may be set cluster-wide
+ * under /config/brokers/<default> and in broker.properties; a topic's
+ * own value (/config/topics/<t>) wins over both:
+ *   retention.ms     log.retention.ms         segment.bytes  log.segment.bytes
+ *   retention.bytes  log.retention.bytes      segment.ms     log.roll.ms
+ *   flush.messages   log.flush.interval.messages
+ *   flush.ms         log.flush.interval.ms    max.message.bytes
+ *   min.insync.replicas (same name)                     message.max.bytes
+ *   unclean.leader.election.enable (same name) */
+typedef struct bk_dyn_cfg_def {
+    const char *topic_key;  /* e.g. "retention.ms" */
+    const char *broker_key; /* e.g. "log.retention.ms" */
+} bk_dyn_cfg_def;
+
+/* The table above (n entries, sorted by topic_key). */
+const bk_dyn_cfg_def *bk_dyn_cfg_defs(size_t *n);
+/* The broker-level name of a dynamic topic key, or NULL when the key is
+ * not one of them. */
+const char *bk_dyn_cfg_broker_key(const char *topic_key);
+/* The topic key a broker-level dynamic name stands for, or NULL. */
+const char *bk_dyn_cfg_topic_key(const char *broker_key);
+
 /* ------------------------ replica assignment ------------------------ */
 
 /* Assigns `partitions` partitions with `rf` replicas each over the
