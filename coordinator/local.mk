@@ -79,3 +79,11 @@ tests_integration_test_brookctl_groups_SOURCES = \
 	$(BK_HARNESS) $(BK_TEST_MAIN)
 tests_integration_test_brookctl_groups_CFLAGS = $(BK_TEST_CFLAGS)
 tests_integration_test_brookctl_groups_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
+
+# brookctl configs describe / alter against a real ZooKeeper.
+check_PROGRAMS += tests/integration/test_brookctl_configs
+tests_integration_test_brookctl_configs_SOURCES = \
+	tests/integration/test_brookctl_configs.c \
+	$(BK_HARNESS) $(BK_TEST_MAIN)
+tests_integration_test_brookctl_configs_CFLAGS = $(BK_TEST_CFLAGS)
+tests_integration_test_brookctl_configs_LDADD = $(BK_COORD_LIBS) $(CUNIT_LIBS)
