@@ -12,9 +12,11 @@
  * chosen protocol's name (g->pname) are sized when a member joins, so
  * completing a join phase never allocates.
  *
- * Timers are plain deadlines in the structs; bk_grp_next_deadline() scans
- * them.  That is O(groups + members) per call, fine for the few hundred
- * members a broker coordinates; a heap would be the next step.
+ * Timers are plain deadlines in the structs.  Each group caches its
+ * earliest one; a request for a group (and a timer run) invalidates that
+ * group's cache, so bk_grp_next_deadline() costs O(groups + members of
+ * the groups touched since the last call), not O(all members) per
+ * request.
  */
 #include "broker/group.h"
 
@@ -71,6 +73,8 @@ typedef struct grp_group {
     bk_grp_state state;
     int64_t touched; /* time of the last request for it (expiry of Empty
                         groups) */
+    int64_t next_cache; /* group_next() when next_ok */
+    bool next_ok;       /* false after anything that may move a deadline */
     int32_t generation;
     char *protocol_type; /* of the members; kept when Empty (NULL: never) */
     char *pname;         /* chosen protocol, valid when has_protocol */
@@ -155,6 +159,16 @@ static grp_group *find_group(const bk_grp_mgr *m, const char *id)
     grp_group *g = m->buckets[hash_str(id) & (m->n_buckets - 1)];
     while (g && strcmp(g->id, id) != 0)
         g = g->next;
+    return g;
+}
+
+/* find_group() for a request that may change the group: its cached
+ * deadline is recomputed at the next bk_grp_next_deadline(). */
+static grp_group *touch_group(const bk_grp_mgr *m, const char *id)
+{
+    grp_group *g = find_group(m, id);
+    if (g)
+        g->next_ok = false;
     return g;
 }
 
@@ -1003,7 +1017,7 @@ int bk_grp_join(bk_grp_mgr *m, const bk_grp_join_req *req, void *req_ctx,
         reply_join_err(m, req_ctx, mid, BK_ERR_INVALID_SESSION_TIMEOUT);
         return 0;
     }
-    grp_group *g = find_group(m, req->group_id);
+    grp_group *g = touch_group(m, req->group_id);
     bool created = false;
     if (!g) {
         /* only a new member creates a group; a known member id of an
@@ -1129,7 +1143,7 @@ int bk_grp_sync(bk_grp_mgr *m, const bk_grp_sync_req *req, void *req_ctx,
         reply_sync_err(m, req_ctx, BK_ERR_INVALID_GROUP_ID);
         return 0;
     }
-    grp_group *g = find_group(m, req->group_id);
+    grp_group *g = touch_group(m, req->group_id);
     if (!g) {
         reply_sync_err(m, req_ctx, BK_ERR_UNKNOWN_MEMBER_ID);
         return 0;
@@ -1236,7 +1250,7 @@ int32_t bk_grp_heartbeat(bk_grp_mgr *m, const char *group_id,
     assert(m && !m->in_cb);
     if (!group_id || !*group_id)
         return BK_ERR_INVALID_GROUP_ID;
-    grp_group *g = find_group(m, group_id);
+    grp_group *g = touch_group(m, group_id);
     if (!g)
         return BK_ERR_UNKNOWN_MEMBER_ID;
     g->touched = now_ms;
@@ -1270,7 +1284,7 @@ int32_t bk_grp_leave(bk_grp_mgr *m, const char *group_id,
             member_errors[i] = BK_ERR_INVALID_GROUP_ID;
         return BK_ERR_INVALID_GROUP_ID;
     }
-    grp_group *g = find_group(m, group_id);
+    grp_group *g = touch_group(m, group_id);
     if (g) {
         g->touched = now_ms;
         group_run_due(m, g, now_ms);
@@ -1304,7 +1318,7 @@ int32_t bk_grp_commit_check(bk_grp_mgr *m, const char *group_id,
      * be /consumers//offsets, so Brook refuses it. */
     if (!group_id || !*group_id)
         return BK_ERR_INVALID_GROUP_ID;
-    grp_group *g = find_group(m, group_id);
+    grp_group *g = touch_group(m, group_id);
     if (!g) /* no group management, or a generation of a lost group */
         return generation_id < 0 ? BK_ERR_NO_ERROR : BK_ERR_ILLEGAL_GENERATION;
     g->touched = now_ms;
@@ -1336,7 +1350,7 @@ int32_t bk_grp_delete(bk_grp_mgr *m, const char *group_id)
     assert(m && !m->in_cb);
     if (!group_id || !*group_id)
         return BK_ERR_INVALID_GROUP_ID;
-    grp_group *g = find_group(m, group_id);
+    grp_group *g = touch_group(m, group_id);
     if (!g)
         return BK_ERR_GROUP_ID_NOT_FOUND;
     if (g->state != BK_GRP_EMPTY)
@@ -1351,7 +1365,7 @@ int32_t bk_grp_delete(bk_grp_mgr *m, const char *group_id)
 int bk_grp_unload(bk_grp_mgr *m, const char *group_id)
 {
     assert(m && !m->in_cb);
-    grp_group *g = group_id ? find_group(m, group_id) : NULL;
+    grp_group *g = group_id ? touch_group(m, group_id) : NULL;
     if (!g)
         return -BK_ENOENT;
     unload_group(m, g);
@@ -1401,16 +1415,20 @@ bool bk_grp_cancel(bk_grp_mgr *m, void *req_ctx)
     return false;
 }
 
-int64_t bk_grp_next_deadline(const bk_grp_mgr *m)
+int64_t bk_grp_next_deadline(bk_grp_mgr *m)
 {
     int64_t best = INT64_MAX;
     for (size_t i = 0; i < m->n_buckets; i++)
-        for (const grp_group *g = m->buckets[i]; g; g = g->next) {
-            int kind;
-            size_t idx;
-            int64_t d = group_next(g, m->cfg.empty_group_ttl_ms, &kind, &idx);
-            if (d < best)
-                best = d;
+        for (grp_group *g = m->buckets[i]; g; g = g->next) {
+            if (!g->next_ok) {
+                int kind;
+                size_t idx;
+                g->next_cache =
+                    group_next(g, m->cfg.empty_group_ttl_ms, &kind, &idx);
+                g->next_ok = true;
+            }
+            if (g->next_cache < best)
+                best = g->next_cache;
         }
     return best;
 }
@@ -1423,6 +1441,11 @@ void bk_grp_tick(bk_grp_mgr *m, int64_t now_ms)
         grp_group *g = m->buckets[i];
         while (g) {
             grp_group *next = g->next;
+            if (g->next_ok && g->next_cache > now_ms) {
+                g = next; /* nothing due: its deadlines did not move */
+                continue;
+            }
+            g->next_ok = false;
             if (group_run_due(m, g, now_ms)) {
                 BK_INFO("group", "group %s: empty and unused, forgotten",
                         g->id);
@@ -1579,6 +1602,13 @@ int bk_grp_verify(const bk_grp_mgr *m)
             int rc = verify_group(m, g);
             if (rc < 0)
                 return rc;
+            /* a valid cached deadline is what a full scan would say */
+            int kind;
+            size_t idx;
+            if (g->next_ok &&
+                g->next_cache !=
+                    group_next(g, m->cfg.empty_group_ttl_ms, &kind, &idx))
+                return -BK_ECORRUPT;
         }
     return n == m->n_groups ? 0 : -BK_ECORRUPT;
 }

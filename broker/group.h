@@ -246,7 +246,7 @@ bool bk_grp_cancel(bk_grp_mgr *m, void *req_ctx);
 
 /* The earliest time at which bk_grp_tick has something to do, INT64_MAX
  * when nothing is pending.  O(groups + members). */
-int64_t bk_grp_next_deadline(const bk_grp_mgr *m);
+int64_t bk_grp_next_deadline(bk_grp_mgr *m);
 /* Runs every timer due at now_ms (expiries, rebalance completion); may
  * call the callbacks. */
 void bk_grp_tick(bk_grp_mgr *m, int64_t now_ms);
