@@ -6,6 +6,10 @@
  * topic read its assignment, plan each listed partition and write what
  * the plans call for in one fenced zoo_multi.  A partition goes
  *   expand (assignment RS) -> wait (TR not all in the ISR)
+ *     -> lead (only when the leader is not in TR: state with a leader
+ *        from TR, the ISR unchanged; Kafka's order, so the old leader
+ *        is a follower before it leaves the assignment and deletes its
+ *        log)
  *     -> shrink (assignment TR) -> finish (state: leader, ISR; leaves
  *        the list) or done (the state needs no change; leaves the list)
  * or is dropped (cannot be done).  Each step is decided from what
@@ -43,6 +47,8 @@ typedef enum step {
     S_DONE,   /* the assignment is the target already: leaves the list */
     S_EXPAND, /* write the assignment RS (with adding/removing) */
     S_WAIT,   /* a target replica is not in the ISR yet */
+    S_LEAD,   /* all in sync, the leader is not in TR: write a state with
+                 a leader from TR (ISR unchanged) */
     S_SHRINK, /* all in sync: write the assignment TR */
     S_FINISH, /* assignment is TR: write the state, leave the list */
 } step;
@@ -54,7 +60,7 @@ typedef struct plan {
     /* S_EXPAND, S_SHRINK: the partition's new assignment entry. */
     int32_t rs[BK_TOPIC_MAX_RF], add[BK_TOPIC_MAX_RF], rm[BK_TOPIC_MAX_RF];
     int32_t nrs, nadd, nrm;
-    /* S_FINISH: the state to write. */
+    /* S_LEAD, S_FINISH: the state to write. */
     bool new_leader;
     bk_zkc_pstate st;
     int32_t st_version;
@@ -204,8 +210,26 @@ static void plan_part(const bk_md *md, const bk_zkc_part *cur,
             return;
         }
     }
-    if (pick_leader(md, mp, tr, ntr) < 0) {
+    int32_t leader = pick_leader(md, mp, tr, ntr);
+    if (leader < 0) {
         pl->why = "no in-sync target replica is alive to lead";
+        return;
+    }
+    if (mp->leader >= 0 && leader != mp->leader) {
+        /* Leadership moves first (a new epoch: the old leader truncates
+         * by it and follows); the ISR keeps every replica, all still
+         * assigned, so no leader can see an ISR narrower than its
+         * assignment.  The shrink comes at the next round. */
+        bk_zkc_pstate *st = &pl->st;
+        memset(st, 0, sizeof *st);
+        st->leader = leader;
+        st->leader_epoch = mp->leader_epoch + 1;
+        st->controller_epoch = ctrl_epoch;
+        for (size_t i = 0; i < mp->nisr && st->nisr < BK_TOPIC_MAX_RF; i++)
+            st->isr[st->nisr++] = mp->isr[i];
+        pl->new_leader = true;
+        pl->st_version = mp->zk_version;
+        pl->s = S_LEAD;
         return;
     }
     /* The assignment becomes TR first, the state follows (S_FINISH, at
@@ -309,6 +333,15 @@ static void log_plan(const plan *pl)
                 r->topic, r->partition,
                 fmt_ids(a, sizeof a, r->replicas, (size_t)r->nreplicas));
         break;
+    case S_LEAD:
+        BK_INFO(MOD,
+                "%s-%" PRId32 ": target replicas [%s] in sync: leadership "
+                "moves to %" PRId32 " (epoch %" PRId32 ") before the "
+                "assignment narrows",
+                r->topic, r->partition,
+                fmt_ids(a, sizeof a, r->replicas, (size_t)r->nreplicas),
+                pl->st.leader, pl->st.leader_epoch);
+        break;
     case S_FINISH:
         BK_INFO(MOD,
                 "%s-%" PRId32 ": reassignment to [%s] complete: leader %" PRId32
@@ -405,7 +438,7 @@ static int do_topic(run *rn, const size_t *idx, size_t k)
             leaving[idx[i]] =
                 pl[i].s == S_DROP || pl[i].s == S_DONE || pl[i].s == S_FINISH;
             drop_list |= leaving[idx[i]];
-            if (pl[i].s != S_FINISH)
+            if (pl[i].s != S_FINISH && pl[i].s != S_LEAD)
                 continue;
             rc = bk_zkc_path_partition_state(pl[i].path, topic,
                                              pl[i].r->partition);
@@ -476,7 +509,7 @@ static int do_topic(run *rn, const size_t *idx, size_t k)
                     log_plan(&pl[i]);
                 if (leaving[idx[i]])
                     rn->gone[idx[i]] = true;
-                if (pl[i].s == S_FINISH) {
+                if (pl[i].s == S_FINISH || pl[i].s == S_LEAD) {
                     const bk_zkc_pstate *st = &pl[i].st;
                     int r = bk_md_set_state(
                         rn->md, topic, pl[i].r->partition, st->leader,
@@ -500,7 +533,8 @@ static int do_topic(run *rn, const size_t *idx, size_t k)
             bk_ctrl_tp *tp = malloc(k * sizeof *tp);
             size_t ntp = 0;
             for (size_t i = 0; tp && i < k; i++)
-                if (pl[i].s == S_EXPAND || pl[i].s == S_SHRINK)
+                if (pl[i].s == S_EXPAND || pl[i].s == S_SHRINK ||
+                    pl[i].s == S_LEAD)
                     tp[ntp++] = (bk_ctrl_tp){(char *)pl[i].r->topic,
                                              pl[i].r->partition};
             if (rc == 0 && ntp > 0 && rn->ctl->notify)
@@ -518,7 +552,8 @@ static int do_topic(run *rn, const size_t *idx, size_t k)
                      ops[failed].path);
             rn->again = true;
             for (size_t i = 0; i < k; i++)
-                if (pl[i].s == S_FINISH && ops[failed].path == pl[i].path)
+                if ((pl[i].s == S_FINISH || pl[i].s == S_LEAD) &&
+                    ops[failed].path == pl[i].path)
                     rc = refresh_state(rn, topic, pl[i].r->partition);
         } else {
             rc = mrc;
