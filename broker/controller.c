@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <stdatomic.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -923,7 +924,8 @@ static int prune_shutting(bk_ctrl *c, bk_zk *zk, const bk_md *md)
 }
 
 int bk_ctrl_controlled_shutdown(bk_ctrl *c, bk_zk *zk, bk_md *md,
-                                int32_t broker_id, bk_ctrl_tp **remaining,
+                                int32_t broker_id, int64_t broker_epoch,
+                                bk_ctrl_tp **remaining,
                                 size_t *nremaining)
 {
     *remaining = NULL;
@@ -943,6 +945,13 @@ int bk_ctrl_controlled_shutdown(bk_ctrl *c, bk_zk *zk, bk_md *md,
     }
     if (rc != 0)
         return rc;
+    if (broker_epoch >= 0 && broker_epoch < st.czxid) {
+        BK_WARN(MOD,
+                "controlled shutdown of broker %d refused: broker epoch "
+                "%" PRId64 " is older than its registration (%" PRId64 ")",
+                broker_id, broker_epoch, st.czxid);
+        return -BK_ERANGE;
+    }
     if ((rc = shut_add(c, broker_id, st.czxid)) != 0)
         return rc;
     rc = run_passes(c, zk, md, plan_cshut, NULL, NULL);

@@ -219,11 +219,15 @@ void bk_ctrl_set_notify(bk_ctrl *c, bk_ctrl_notify_fn *fn, void *arg);
  * still leads (no other live ISR member) -- as Kafka, only partitions
  * with more than one replica (a single replica cannot move) of topics
  * not being deleted.  A broker that is not registered (any more) has
- * nothing left: 0 with *nremaining 0.  0, -BK_EPERM when this broker is
+ * nothing left: 0 with *nremaining 0.  broker_epoch is the czxid of the
+ * registration the request comes from (Kafka's broker epoch; -1: not
+ * sent): one older than the current registration is a request of an
+ * earlier incarnation and is refused with -BK_ERANGE (answer
+ * STALE_BROKER_EPOCH), nothing marked.  0, -BK_EPERM when this broker is
  * not the active controller (answer NOT_CONTROLLER), -BK_EIO /
  * -BK_ENOMEM. */
 int bk_ctrl_controlled_shutdown(bk_ctrl *c, bk_zk *zk, bk_md *md,
-                                int32_t broker_id, bk_ctrl_tp **remaining,
+                                int32_t broker_id, int64_t broker_epoch, bk_ctrl_tp **remaining,
                                 size_t *nremaining);
 
 #endif

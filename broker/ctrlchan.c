@@ -77,6 +77,7 @@ struct bk_cc {
     int32_t ctrl_id;
     char ctrl_host[256];
     int ctrl_port;
+    int64_t my_epoch; /* our registration's czxid (-1: unknown) */
     bool cshut_running;
 };
 
@@ -840,6 +841,8 @@ void bk_cc_set_controller(bk_cc *cc, const bk_md *md)
     snprintf(cc->ctrl_host, sizeof cc->ctrl_host, "%s",
              b && b->host ? b->host : "");
     cc->ctrl_port = b ? b->port : 0;
+    const bk_md_broker *me = bk_md_broker_find(md, cc->id);
+    cc->my_epoch = me && me->epoch > 0 ? me->epoch : -1;
     pthread_mutex_unlock(&cc->mu);
 }
 
@@ -893,6 +896,7 @@ static void cshut_attempt(cshut *s)
     char host[256];
     memcpy(host, cc->ctrl_host, sizeof host);
     int port = cc->ctrl_port;
+    int64_t my_epoch = cc->my_epoch;
     pthread_mutex_unlock(&cc->mu);
     if (cid < 0 || !host[0]) {
         BK_WARN(MOD, "controlled shutdown (attempt %d): no controller known",
@@ -911,7 +915,7 @@ static void cshut_attempt(cshut *s)
     Brook__ControlledShutdownRequest body =
         BROOK__CONTROLLED_SHUTDOWN_REQUEST__INIT;
     body.broker_id = cc->id;
-    body.broker_epoch = -1; /* no broker epoch in Brook's registry yet */
+    body.broker_epoch = my_epoch;
     Brook__Request req = BROOK__REQUEST__INIT;
     req.body_case = BROOK__REQUEST__BODY_CONTROLLED_SHUTDOWN;
     req.controlled_shutdown = &body;
@@ -1022,6 +1026,7 @@ bk_cc *bk_cc_new(int32_t broker_id, int socket_timeout_ms)
     cc->id = broker_id;
     cc->timeout_ms = socket_timeout_ms > 0 ? socket_timeout_ms : 30000;
     cc->ctrl_id = -1;
+    cc->my_epoch = -1;
     atomic_init(&cc->corr, 0);
     atomic_init(&cc->sent, 0);
     atomic_init(&cc->quit, false);

@@ -363,6 +363,8 @@ static void cshut_answer(bk_loop *loop, void *arg)
         calloc(a->nrem ? a->nrem : 1, sizeof *prp);
     if (a->rc == -BK_EPERM)
         body.error_code = BK_ERR_NOT_CONTROLLER;
+    else if (a->rc == -BK_ERANGE)
+        body.error_code = BK_ERR_STALE_BROKER_EPOCH;
     else if (a->rc != 0 || !rp || !prp)
         body.error_code = BK_ERR_UNKNOWN;
     else {
@@ -424,7 +426,8 @@ void bk_hdl_controlled_shutdown(bk_broker *b, bk_req *req)
     a->req = req;
     a->loop = b->loop;
     bk_req_hold(req);
-    if (bk_zkb_controlled_shutdown(b->zkb, r->broker_id, cshut_done, a) != 0) {
+    if (bk_zkb_controlled_shutdown(b->zkb, r->broker_id, r->broker_epoch,
+                                   cshut_done, a) != 0) {
         free(a);
         bk_req_respond_error(req, BK_ERR_UNKNOWN, "out of memory");
         bk_req_release(req);

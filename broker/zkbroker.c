@@ -148,8 +148,9 @@ typedef struct job {
     bk_zk_state state;      /* J_SESSION */
     bk_req *req;            /* J_CREATE, J_DELETE (held) */
     bk_zkb_call_fn *fn;     /* J_CALL */
-    bk_zkb_cshut_fn *cshut; /* J_CSHUT, with id */
+    bk_zkb_cshut_fn *cshut; /* J_CSHUT, with id and epoch */
     int32_t id;
+    int64_t epoch;
     void *arg;
     struct job *next;
 } job;
@@ -1088,8 +1089,8 @@ static void *worker(void *arg)
         case J_CSHUT: {
             bk_ctrl_tp *rem = NULL;
             size_t nrem = 0;
-            rc = bk_ctrl_controlled_shutdown(z->ctrl, z->zk, z->md, j->id, &rem,
-                                             &nrem);
+            rc = bk_ctrl_controlled_shutdown(z->ctrl, z->zk, z->md, j->id,
+                                             j->epoch, &rem, &nrem);
             if (rc == 0)
                 post_md(z); /* the states it wrote */
             j->cshut(j->arg, rc, rem, nrem);
@@ -1285,13 +1286,15 @@ void bk_zkb_set_ctrl_notify(bk_zkb *z, bk_ctrl_notify_fn *fn, void *arg)
 }
 
 int bk_zkb_controlled_shutdown(bk_zkb *z, int32_t broker_id,
-                               bk_zkb_cshut_fn *done, void *arg)
+                               int64_t broker_epoch, bk_zkb_cshut_fn *done,
+                               void *arg)
 {
     job *j = calloc(1, sizeof *j);
     if (!j)
         return -BK_ENOMEM;
     j->type = J_CSHUT;
     j->id = broker_id;
+    j->epoch = broker_epoch;
     j->cshut = done;
     j->arg = arg;
     push(z, j);

@@ -114,7 +114,8 @@ void bk_zkb_set_ctrl_notify(bk_zkb *z, bk_ctrl_notify_fn *fn, void *arg);
 typedef void bk_zkb_cshut_fn(void *arg, int rc, bk_ctrl_tp *remaining,
                              size_t n);
 int bk_zkb_controlled_shutdown(bk_zkb *z, int32_t broker_id,
-                               bk_zkb_cshut_fn *done, void *arg);
+                               int64_t broker_epoch, bk_zkb_cshut_fn *done,
+                               void *arg);
 
 /* Runs fn(zk, arg) on the worker thread, in turn with the other jobs (it
  * may block on ZooKeeper; it must not touch broker state and reports back

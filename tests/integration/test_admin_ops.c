@@ -388,9 +388,10 @@ static void test_elect_brookctl_side(void)
 
 /* -------------------------- controlled shutdown -------------------------- */
 
-/* Sends ControlledShutdown(broker_id) to port; the error code or -1,
- * *remaining set. */
-static int controlled_shutdown(int port, int broker_id, size_t *remaining)
+/* Sends ControlledShutdown(broker_id, broker_epoch) to port; the error
+ * code or -1, *remaining set. */
+static int controlled_shutdown_epoch(int port, int broker_id,
+                                     int64_t broker_epoch, size_t *remaining)
 {
     int fd = bk_h_connect(port);
     if (fd < 0)
@@ -400,7 +401,7 @@ static int controlled_shutdown(int port, int broker_id, size_t *remaining)
         BROOK__CONTROLLED_SHUTDOWN_REQUEST__INIT;
     bk_h_req_init(&req, BK_API_CONTROLLED_SHUTDOWN, bt_corr());
     body.broker_id = broker_id;
-    body.broker_epoch = -1;
+    body.broker_epoch = broker_epoch;
     req.body_case = BROOK__REQUEST__BODY_CONTROLLED_SHUTDOWN;
     req.controlled_shutdown = &body;
     Brook__Response *r = bk_h_call(fd, &req, 20000);
@@ -414,6 +415,11 @@ static int controlled_shutdown(int port, int broker_id, size_t *remaining)
     *remaining = r->controlled_shutdown->n_remaining_partitions;
     brook__response__free_unpacked(r, NULL);
     return err;
+}
+
+static int controlled_shutdown(int port, int broker_id, size_t *remaining)
+{
+    return controlled_shutdown_epoch(port, broker_id, -1, remaining);
 }
 
 static void test_controlled_shutdown(void)
@@ -438,9 +444,24 @@ static void test_controlled_shutdown(void)
     int32_t v0[3], v1[3];
     for (int p = 0; p < 3; p++)
         CU_ASSERT_FATAL(bk_zkd_pstate_read(zk, "cs", p, &st, &v0[p]) == 0);
+    /* A request of an earlier incarnation of x (an older broker epoch:
+     * the czxid of its registration) is refused and changes nothing. */
+    char bpath[BK_ZKC_PATH_MAX];
+    bk_zkc_path_broker(bpath, x);
+    bk_zk_stat bst;
+    CU_ASSERT_EQUAL_FATAL(bk_zk_exists(zk, bpath, &bst, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(controlled_shutdown_epoch(cl->broker[idx(ctl)].port, x,
+                                              bst.czxid - 1, &rem),
+                    BK_ERR_STALE_BROKER_EPOCH);
+    for (int p = 0; p < 3; p++) {
+        int32_t v;
+        CU_ASSERT_FATAL(bk_zkd_pstate_read(zk, "cs", p, &st, &v) == 0);
+        CU_ASSERT_EQUAL(v, v0[p]);
+    }
     int64_t t0 = bk_clock_mono_ms();
-    CU_ASSERT_EQUAL_FATAL(
-        controlled_shutdown(cl->broker[idx(ctl)].port, x, &rem), 0);
+    CU_ASSERT_EQUAL_FATAL(controlled_shutdown_epoch(cl->broker[idx(ctl)].port,
+                                                    x, bst.czxid, &rem),
+                          0);
     printf("\n    ControlledShutdown of broker %d answered in %lld ms, "
            "%zu partitions remaining\n",
            x, (long long)(bk_clock_mono_ms() - t0), rem);
