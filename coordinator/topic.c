@@ -289,9 +289,10 @@ static void choices_text(const bk_topic_cfg_def *d, char *out, size_t len)
     out[o] = '\0';
 }
 
-/* One STRING value or LIST item; 0 or BK_ERR_INVALID_CONFIG. */
-static int check_word(const bk_topic_cfg_def *d, const char *s, size_t n,
-                      const char *whole, char *err, size_t errlen)
+/* One STRING value or LIST item; 0 or BK_ERR_INVALID_CONFIG.  Messages
+ * name `key` (the topic key, or its broker-level synonym). */
+static int check_word(const bk_topic_cfg_def *d, const char *key, const char *s,
+                      size_t n, const char *whole, char *err, size_t errlen)
 {
     if (d->unsupported && in_list(d->unsupported, s, n)) {
         if (strcmp(d->name, "cleanup.policy") == 0)
@@ -300,7 +301,7 @@ static int check_word(const bk_topic_cfg_def *d, const char *s, size_t n,
                     "compaction); use cleanup.policy=delete",
                     (int)n, s);
         else
-            bk_errf(err, errlen, "%s=%.*s is not supported by Brook", d->name,
+            bk_errf(err, errlen, "%s=%.*s is not supported by Brook", key,
                     (int)n, s);
         return BK_ERR_INVALID_CONFIG;
     }
@@ -310,7 +311,7 @@ static int check_word(const bk_topic_cfg_def *d, const char *s, size_t n,
         bk_errf(err, errlen,
                 "Invalid value %s for configuration %s: String must be one "
                 "of: %s",
-                whole, d->name, ch + 1);
+                whole, key, ch + 1);
         /* drop the closing bracket of the list form */
         if (err && errlen) {
             size_t l = strlen(err);
@@ -337,14 +338,11 @@ static int put_norm(char *norm, size_t normlen, const char *s, size_t n,
     return 0;
 }
 
-int bk_topic_cfg_check(const char *key, const char *value, char *norm,
-                       size_t normlen, char *err, size_t errlen)
+/* Checks value against d's rules; messages name `key`. */
+static int check_def(const bk_topic_cfg_def *d, const char *key,
+                     const char *value, char *norm, size_t normlen, char *err,
+                     size_t errlen)
 {
-    const bk_topic_cfg_def *d = bk_topic_cfg_lookup(key);
-    if (!d) {
-        bk_errf(err, errlen, "Unknown topic config name: %s", key);
-        return BK_ERR_INVALID_CONFIG;
-    }
     const char *s = value;
     size_t n = strlen(value);
     trim(&s, &n);
@@ -429,7 +427,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
     case BK_TCFG_STRING: {
         char whole[96];
         snprintf(whole, sizeof whole, "%.*s", (int)(n > 64 ? 64 : n), s);
-        int rc = check_word(d, s, n, whole, err, errlen);
+        int rc = check_word(d, key, s, n, whole, err, errlen);
         if (rc)
             return rc;
         return put_norm(norm, normlen, s, n, key, err, errlen);
@@ -452,7 +450,7 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
             trim(&is, &il);
             char whole[96];
             snprintf(whole, sizeof whole, "%.*s", (int)(il > 64 ? 64 : il), is);
-            int rc = check_word(d, is, il, whole, err, errlen);
+            int rc = check_word(d, key, is, il, whole, err, errlen);
             if (rc)
                 return rc;
             if (o + il + 2 >= sizeof out) {
@@ -473,6 +471,46 @@ int bk_topic_cfg_check(const char *key, const char *value, char *norm,
     }
     assert(!"unreachable");
     return BK_ERR_INVALID_CONFIG;
+}
+
+int bk_topic_cfg_check(const char *key, const char *value, char *norm,
+                       size_t normlen, char *err, size_t errlen)
+{
+    const bk_topic_cfg_def *d = bk_topic_cfg_lookup(key);
+    if (!d) {
+        bk_errf(err, errlen, "Unknown topic config name: %s", key);
+        return BK_ERR_INVALID_CONFIG;
+    }
+    return check_def(d, key, value, norm, normlen, err, errlen);
+}
+
+int bk_topic_broker_cfg_check(const char *broker_key, const char *value,
+                              char *norm, size_t normlen, char *err,
+                              size_t errlen)
+{
+    const char *tk = bk_dyn_cfg_topic_key(broker_key);
+    const bk_topic_cfg_def *d = tk ? bk_topic_cfg_lookup(tk) : NULL;
+    if (!d) {
+        /* list what may be set, so the operator sees the names Brook
+         * knows (a Kafka operator may try a static key such as
+         * num.io.threads, which needs broker.properties and a restart) */
+        char known[512];
+        size_t o = 0;
+        known[0] = '\0';
+        for (size_t i = 0; i < sizeof dyn_defs / sizeof dyn_defs[0]; i++) {
+            int k = snprintf(known + o, sizeof known - o, "%s%s", i ? ", " : "",
+                             dyn_defs[i].broker_key);
+            if (k < 0 || (size_t)k >= sizeof known - o)
+                break;
+            o += (size_t)k;
+        }
+        bk_errf(err, errlen,
+                "Unknown or non-dynamic broker config name: %s (dynamic "
+                "broker configs: %s)",
+                broker_key, known);
+        return BK_ERR_INVALID_CONFIG;
+    }
+    return check_def(d, broker_key, value, norm, normlen, err, errlen);
 }
 
 /* ------------------------ replica assignment ------------------------ */

@@ -100,6 +100,17 @@ const bk_dyn_cfg_def *bk_dyn_cfg_defs(size_t *n);
 const char *bk_dyn_cfg_broker_key(const char *topic_key);
 /* The topic key a broker-level dynamic name stands for, or NULL. */
 const char *bk_dyn_cfg_topic_key(const char *broker_key);
+/* bk_topic_cfg_check for a broker-level dynamic key (the values of
+ * /config/brokers/<default> and /config/brokers/<id>): the key must be a
+ * broker_key of the table above, its value follows the rules of its
+ * topic synonym, and messages name the broker key:
+ *   "Invalid value abc for configuration log.retention.ms: Not a number
+ *    of type LONG"
+ *   "Unknown or non-dynamic broker config name: num.io.threads (dynamic
+ *    broker configs: log.flush.interval.messages, ...)" */
+int bk_topic_broker_cfg_check(const char *broker_key, const char *value,
+                              char *norm, size_t normlen, char *err,
+                              size_t errlen);
 
 /* ------------------------ replica assignment ------------------------ */
 

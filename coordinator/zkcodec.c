@@ -70,6 +70,12 @@ int bk_zkc_path_topic_config(char *out, const char *topic)
     return pathf(out, BK_ZKC_CONFIG_TOPICS "/%s", topic);
 }
 
+int bk_zkc_path_entity_config(char *out, const char *entity_type,
+                              const char *entity_name)
+{
+    return pathf(out, "/config/%s/%s", entity_type, entity_name);
+}
+
 int bk_zkc_path_delete_topic(char *out, const char *topic)
 {
     return pathf(out, BK_ZKC_DELETE_TOPICS "/%s", topic);

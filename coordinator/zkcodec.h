@@ -56,6 +56,7 @@
 #define BK_ZKC_CONFIG_TOPICS     "/config/topics"
 #define BK_ZKC_CONFIG_CHANGES    "/config/changes"
 #define BK_ZKC_CONFIG_CHANGE_SEQ "/config/changes/config_change_"
+#define BK_ZKC_CONFIG_BROKERS    "/config/brokers"
 #define BK_ZKC_DELETE_TOPICS     "/admin/delete_topics"
 #define BK_ZKC_REASSIGN          "/admin/reassign_partitions"
 #define BK_ZKC_PREFERRED         "/admin/preferred_replica_election"
@@ -79,6 +80,10 @@ int bk_zkc_path_partitions(char *out, const char *topic);
 int bk_zkc_path_partition(char *out, const char *topic, int32_t p);
 int bk_zkc_path_partition_state(char *out, const char *topic, int32_t p);
 int bk_zkc_path_topic_config(char *out, const char *topic);
+/* /config/<entity_type>/<entity_name>, e.g. "/config/topics/t",
+ * "/config/brokers/<default>", "/config/brokers/1". */
+int bk_zkc_path_entity_config(char *out, const char *entity_type,
+                              const char *entity_name);
 int bk_zkc_path_delete_topic(char *out, const char *topic);
 int bk_zkc_path_consumer_offset(char *out, const char *group, const char *topic,
                                 int32_t p);
@@ -192,6 +197,14 @@ const char *bk_zkc_config_get(const bk_zkc_config *c, const char *key);
 int bk_zkc_config_encode(const bk_zkc_config *c, bk_buf *out);
 int bk_zkc_config_decode(const void *data, size_t len, bk_zkc_config *out,
                          char *err, size_t errlen);
+
+/* Config entity types (Kafka's ConfigType) Brook uses, and the name of
+ * the cluster-wide default entity (Kafka's ConfigEntityName.Default):
+ * /config/brokers/<default> holds the dynamic defaults of every broker,
+ * /config/brokers/<id> one broker's own dynamic overrides. */
+#define BK_ZKC_ENTITY_TOPICS  "topics"
+#define BK_ZKC_ENTITY_BROKERS "brokers"
+#define BK_ZKC_ENTITY_DEFAULT "<default>"
 
 /* /config/changes/config_change_<seq>: version 2 {"entity_path":
  * "topics/<t>"}; decode also reads version 1 {"entity_type":"topics",

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
@@ -809,4 +810,366 @@ int bk_zkd_topic_describe(bk_zk *zk, const char *topic, bk_zkd_topic_desc *d)
 fail:
     bk_zkd_topic_desc_free(d);
     return rc;
+}
+
+/* --- dynamic configs (issue #6) --- */
+
+static bool entity_is_topic(const char *type)
+{
+    return strcmp(type, BK_ZKC_ENTITY_TOPICS) == 0;
+}
+
+int bk_zkd_entity_check(const char *entity_type, const char *entity_name,
+                        char *err, size_t errlen)
+{
+    if (!entity_type || !entity_name) {
+        bk_errf(err, errlen, "no config entity given");
+        return -BK_EINVAL;
+    }
+    if (entity_is_topic(entity_type))
+        return bk_topic_validate_name(entity_name, err, errlen) ? -BK_EINVAL
+                                                                : 0;
+    if (strcmp(entity_type, BK_ZKC_ENTITY_BROKERS) == 0) {
+        int32_t id;
+        if (strcmp(entity_name, BK_ZKC_ENTITY_DEFAULT) == 0 ||
+            bk_zkc_parse_id(entity_name, &id))
+            return 0;
+        bk_errf(err, errlen,
+                "Invalid broker entity name '%.100s': a broker id (0, 1, "
+                "...) or " BK_ZKC_ENTITY_DEFAULT,
+                entity_name);
+        return -BK_EINVAL;
+    }
+    bk_errf(err, errlen,
+            "Unsupported config entity type '%.100s' (Brook has "
+            "dynamic configs for topics and brokers)",
+            entity_type);
+    return -BK_EINVAL;
+}
+
+int bk_zkd_entity_config_read(bk_zk *zk, const char *entity_type,
+                              const char *entity_name, bk_zkc_config *cfg,
+                              int32_t *zk_version)
+{
+    memset(cfg, 0, sizeof *cfg);
+    if (zk_version)
+        *zk_version = -1;
+    char path[BK_ZKC_PATH_MAX], err[300];
+    if (bk_zkc_path_entity_config(path, entity_type, entity_name))
+        return -BK_ETOOBIG;
+    bk_buf b = BK_BUF_INIT;
+    bk_zk_stat st;
+    int rc = bk_zk_get(zk, path, &b, &st, NULL, NULL);
+    if (rc == -BK_ENOENT) {
+        rc = 0;
+    } else if (rc == 0) {
+        /* no data at all: an entity with no overrides (Kafka never
+         * writes that, an operator's zkCli create may) */
+        if (b.len > 0)
+            rc = bk_zkc_config_decode(b.data, b.len, cfg, err, sizeof err);
+        if (rc == -BK_ECORRUPT)
+            BK_WARN(MOD, "%s: %s", path, err);
+        if (rc == 0 && zk_version)
+            *zk_version = st.version;
+    }
+    bk_buf_free(&b);
+    return rc;
+}
+
+/* One key=value for an entity type: 0 or -BK_EINVAL. */
+static int check_entity_kv(bool topic, const char *key, const char *value,
+                           char *norm, size_t normlen, char *err, size_t errlen)
+{
+    int e = topic ? bk_topic_cfg_check(key, value, norm, normlen, err, errlen)
+                  : bk_topic_broker_cfg_check(key, value, norm, normlen, err,
+                                              errlen);
+    return e ? -BK_EINVAL : 0;
+}
+
+static bool key_known(bool topic, const char *key)
+{
+    return topic ? bk_topic_cfg_lookup(key) != NULL
+                 : bk_dyn_cfg_topic_key(key) != NULL;
+}
+
+int bk_zkd_config_check(const char *entity_type, const char *entity_name,
+                        const bk_zkc_kv *adds, size_t nadds,
+                        const char *const *deletes, size_t ndeletes,
+                        bk_zkc_config *norm, char *err, size_t errlen)
+{
+    if (norm)
+        memset(norm, 0, sizeof *norm);
+    int rc = bk_zkd_entity_check(entity_type, entity_name, err, errlen);
+    if (rc)
+        return rc;
+    bool topic = entity_is_topic(entity_type);
+    bk_zkc_config out = {0};
+    char nv[256];
+    for (size_t i = 0; i < nadds && rc == 0; i++) {
+        const char *k = adds[i].key;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(adds[j].key, k) == 0) {
+                bk_errf(err, errlen, "Config %s is given more than once", k);
+                rc = -BK_EINVAL;
+                break;
+            }
+        if (rc == 0)
+            rc = check_entity_kv(topic, k, adds[i].value, nv, sizeof nv, err,
+                                 errlen);
+        if (rc == 0 && bk_zkc_config_add(&out, k, nv) != 0) {
+            bk_errf(err, errlen, "out of memory");
+            rc = -BK_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < ndeletes && rc == 0; i++) {
+        const char *k = deletes[i];
+        if (!key_known(topic, k)) {
+            /* the same "Unknown ... config name" message as for an add */
+            rc = check_entity_kv(topic, k, "0", NULL, 0, err, errlen);
+            assert(rc != 0);
+            break;
+        }
+        for (size_t j = 0; j < i && rc == 0; j++)
+            if (strcmp(deletes[j], k) == 0) {
+                bk_errf(err, errlen, "Config %s is deleted more than once", k);
+                rc = -BK_EINVAL;
+            }
+        if (rc == 0 && bk_zkc_config_get(&out, k)) {
+            bk_errf(err, errlen, "Config %s cannot be both added and deleted",
+                    k);
+            rc = -BK_EINVAL;
+        }
+    }
+    if (rc == 0 && out.n)
+        qsort(out.kv, out.n, sizeof *out.kv, cmp_kv);
+    if (rc == 0 && norm)
+        *norm = out;
+    else
+        bk_zkc_config_free(&out);
+    return rc;
+}
+
+static void alter_pause(int attempt)
+{
+    /* random, growing a little: two writers that collided do not
+     * collide again in lock step */
+    int cap = 5 * attempt < 50 ? 5 * attempt : 50;
+    struct timespec ts = {0, (long)(1 + draw_random(cap)) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The config after the alteration: cur without the deleted keys, with
+ * the added ones (replacing), sorted. */
+static int merged_config(const bk_zkc_config *cur, const bk_zkc_config *add,
+                         const char *const *deletes, size_t ndeletes,
+                         bk_zkc_config *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < cur->n; i++) {
+        const char *k = cur->kv[i].key;
+        bool drop = bk_zkc_config_get(add, k) != NULL;
+        for (size_t j = 0; j < ndeletes && !drop; j++)
+            drop = strcmp(deletes[j], k) == 0;
+        if (!drop && bk_zkc_config_add(out, k, cur->kv[i].value))
+            return -BK_ENOMEM;
+    }
+    for (size_t i = 0; i < add->n; i++)
+        if (bk_zkc_config_add(out, add->kv[i].key, add->kv[i].value))
+            return -BK_ENOMEM;
+    if (out->n)
+        qsort(out->kv, out->n, sizeof *out->kv, cmp_kv);
+    return 0;
+}
+
+static int alter_zk_fail(int rc, const char *doing, char *err, size_t errlen)
+{
+    bk_errf(err, errlen, "ZooKeeper error while %s: %s", doing,
+            rc == -BK_ENOMEM ? "out of memory"
+                             : bk_zk_error_text(bk_zk_last_error()));
+    return rc;
+}
+
+int bk_zkd_config_alter(bk_zk *zk, const char *entity_type,
+                        const char *entity_name, const bk_zkc_kv *adds,
+                        size_t nadds, const char *const *deletes,
+                        size_t ndeletes, char *err, size_t errlen)
+{
+    bk_zkc_config add = {0}, cur = {0}, next = {0};
+    int rc = bk_zkd_config_check(entity_type, entity_name, adds, nadds, deletes,
+                                 ndeletes, &add, err, errlen);
+    if (rc)
+        return rc;
+    bool topic = entity_is_topic(entity_type);
+    char epath[BK_ZKC_PATH_MAX], tpath[BK_ZKC_PATH_MAX],
+        parent[BK_ZKC_PATH_MAX];
+    char entity_path[BK_ZKC_PATH_MAX];
+    bk_buf data = BK_BUF_INIT, note = BK_BUF_INIT;
+    if (bk_zkc_path_entity_config(epath, entity_type, entity_name) ||
+        (topic && bk_zkc_path_topic(tpath, entity_name)) ||
+        snprintf(entity_path, sizeof entity_path, "%s/%s", entity_type,
+                 entity_name) >= (int)sizeof entity_path) {
+        bk_errf(err, errlen, "config entity name too long");
+        rc = -BK_EINVAL;
+        goto out;
+    }
+    snprintf(parent, sizeof parent, "/config/%s", entity_type);
+    if (topic) {
+        /* Kafka refuses configs for a topic that does not exist; the
+         * multi checks it again, against a concurrent deletion */
+        rc = bk_zk_exists(zk, tpath, NULL, NULL, NULL);
+        if (rc == -BK_ENOENT) {
+            bk_errf(err, errlen, "Topic '%s' does not exist", entity_name);
+            goto out;
+        }
+        if (rc) {
+            alter_zk_fail(rc, "looking up the topic", err, errlen);
+            goto out;
+        }
+    }
+    if ((rc = bk_zkc_config_change_encode(entity_path, &note)) != 0) {
+        alter_zk_fail(rc, "encoding the notification", err, errlen);
+        goto out;
+    }
+    bool made_parents = false;
+    for (int attempt = 0; attempt < BK_ZKD_CONFIG_ALTER_ATTEMPTS; attempt++) {
+        if (attempt > 0)
+            alter_pause(attempt);
+        bk_zkc_config_free(&cur);
+        bk_zkc_config_free(&next);
+        int32_t version;
+        rc = bk_zkd_entity_config_read(zk, entity_type, entity_name, &cur,
+                                       &version);
+        if (rc == -BK_ECORRUPT) {
+            bk_errf(err, errlen,
+                    "%s does not hold a valid config (see the warning "
+                    "above); nothing was written",
+                    epath);
+            goto out;
+        }
+        if (rc) {
+            alter_zk_fail(rc, "reading the config", err, errlen);
+            goto out;
+        }
+        /* deleting what is not set: Kafka's "Invalid config(s)" with
+         * every such key */
+        char missing[512] = "";
+        size_t mo = 0;
+        for (size_t i = 0; i < ndeletes; i++)
+            if (!bk_zkc_config_get(&cur, deletes[i]) &&
+                mo < sizeof missing - 1) {
+                int k = snprintf(missing + mo, sizeof missing - mo, "%s%s",
+                                 mo ? "," : "", deletes[i]);
+                mo = k < 0 ? mo : mo + (size_t)k;
+            }
+        if (mo) {
+            bk_errf(err, errlen, "Invalid config(s): %s", missing);
+            rc = -BK_EINVAL;
+            goto out;
+        }
+        bk_buf_reset(&data);
+        if ((rc = merged_config(&cur, &add, deletes, ndeletes, &next)) != 0 ||
+            (rc = bk_zkc_config_encode(&next, &data)) != 0) {
+            alter_zk_fail(rc, "encoding the config", err, errlen);
+            goto out;
+        }
+        bk_zk_op ops[3];
+        int n = 0, eop;
+        if (topic)
+            ops[n++] = bk_zk_op_check(tpath, -1);
+        eop = n;
+        ops[n++] = version >= 0
+                       ? bk_zk_op_set(epath, data.data, data.len, version)
+                       : bk_zk_op_create(epath, data.data, data.len, 0);
+        ops[n++] = bk_zk_op_create(BK_ZKC_CONFIG_CHANGE_SEQ, note.data,
+                                   note.len, BK_ZK_SEQUENTIAL);
+        int failed = -1;
+        rc = bk_zk_multi(zk, ops, n, &failed);
+        if (rc == 0) {
+            BK_INFO(MOD, "altered config of %s (%zu set, %zu deleted)",
+                    entity_path, add.n, ndeletes);
+            goto out;
+        }
+        if (rc == -BK_ENOENT && topic && failed == 0) {
+            bk_errf(err, errlen, "Topic '%s' does not exist", entity_name);
+            goto out;
+        }
+        if (rc == -BK_ENOENT && failed != eop && made_parents) {
+            alter_zk_fail(rc, "writing the notification", err, errlen);
+            goto out;
+        }
+        if (rc == -BK_ENOENT && !made_parents) {
+            /* a fresh ZooKeeper (no broker ever started): the parents
+             * are missing; or the entity was deleted under us */
+            made_parents = true;
+            if ((rc = bk_zk_mkdirs(zk, parent)) != 0 ||
+                (rc = bk_zk_mkdirs(zk, BK_ZKC_CONFIG_CHANGES)) != 0) {
+                alter_zk_fail(rc, "creating " BK_ZKC_CONFIG_CHANGES, err,
+                              errlen);
+                goto out;
+            }
+            attempt--; /* not a conflict */
+            continue;
+        }
+        /* a concurrent writer changed (ERANGE), deleted (ENOENT) or
+         * created (EEXIST) the entity since we read it: read again */
+        if (rc == -BK_ERANGE || rc == -BK_ENOENT || rc == -BK_EEXIST) {
+            BK_DEBUG(MOD, "config of %s changed concurrently (attempt %d)",
+                     entity_path, attempt + 1);
+            rc = -BK_ERANGE;
+            continue;
+        }
+        alter_zk_fail(rc, "writing the config", err, errlen);
+        goto out;
+    }
+    bk_errf(err, errlen,
+            "the config of %s kept changing concurrently (%d attempts); "
+            "nothing was written, try again",
+            entity_path, BK_ZKD_CONFIG_ALTER_ATTEMPTS);
+out:
+    bk_zkc_config_free(&add);
+    bk_zkc_config_free(&cur);
+    bk_zkc_config_free(&next);
+    bk_buf_free(&data);
+    bk_buf_free(&note);
+    return rc;
+}
+
+int bk_zkd_config_changes_purge(bk_zk *zk, int64_t now_ms, int64_t max_age_ms)
+{
+    static const char prefix[] = "config_change_";
+    bk_zk_strings kids;
+    int rc = bk_zk_children(zk, BK_ZKC_CONFIG_CHANGES, &kids, NULL, NULL);
+    if (rc == -BK_ENOENT)
+        return 0;
+    if (rc)
+        return rc;
+    int deleted = 0;
+    char path[BK_ZKC_PATH_MAX];
+    for (size_t i = 0; i < kids.n && rc == 0; i++) {
+        if (strncmp(kids.v[i], prefix, sizeof prefix - 1) != 0)
+            continue;
+        if (snprintf(path, sizeof path, BK_ZKC_CONFIG_CHANGES "/%s",
+                     kids.v[i]) >= (int)sizeof path)
+            continue;
+        bk_zk_stat st;
+        rc = bk_zk_exists(zk, path, &st, NULL, NULL);
+        if (rc == -BK_ENOENT) { /* another purger was first */
+            rc = 0;
+            continue;
+        }
+        if (rc || now_ms - st.ctime <= max_age_ms)
+            continue;
+        rc = bk_zk_delete(zk, path, -1);
+        if (rc == 0)
+            deleted++;
+        else if (rc == -BK_ENOENT)
+            rc = 0;
+    }
+    bk_zk_strings_free(&kids);
+    if (deleted)
+        BK_INFO(MOD,
+                "purged %d config change notification%s older than "
+                "%" PRId64 " ms",
+                deleted, deleted == 1 ? "" : "s", max_age_ms);
+    return rc ? rc : deleted;
 }

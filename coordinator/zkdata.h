@@ -1,7 +1,8 @@
 /*
  * zkdata.h -- reading and writing Kafka's ZooKeeper layout: the
- * persistent paths a cluster needs, broker and topic listings, and the
- * topic operations (create, delete, describe).
+ * persistent paths a cluster needs, broker and topic listings, the
+ * topic operations (create, delete, describe), and dynamic configs
+ * (/config/<type>/<name> entities and their change notifications).
  *
  * These are the one implementation behind brookctl and brookd's
  * CreateTopics/DeleteTopics handlers, so both give the same answers.
@@ -129,5 +130,79 @@ typedef struct bk_zkd_topic_desc {
  * bk_zkd_topic_desc_free(). */
 int bk_zkd_topic_describe(bk_zk *zk, const char *topic, bk_zkd_topic_desc *d);
 void bk_zkd_topic_desc_free(bk_zkd_topic_desc *d);
+
+/* ------------------- dynamic configs (issue #6) -------------------
+ * A config entity is (entity_type, entity_name), stored at
+ * /config/<type>/<name> as {"version":1,"config":{"k":"v",...}}:
+ *   ("topics", T)             a topic's overrides (any topic key of
+ *                             topic.h, bk_topic_cfg_check);
+ *   ("brokers", "<default>")  cluster-wide dynamic broker defaults;
+ *   ("brokers", "<id>")       one broker's dynamic overrides;
+ * both broker entities take only the broker keys of bk_dyn_cfg_defs()
+ * (bk_topic_broker_cfg_check).  Kafka's precedence for a topic on a
+ * broker: topic > per-broker dynamic > cluster default dynamic > static
+ * broker.properties > built-in default.  Every change is announced by a
+ * persistent sequential /config/changes/config_change_<seq> holding
+ * {"version":2,"entity_path":"<type>/<name>"}, which brokers watch. */
+
+/* Most attempts of bk_zkd_config_alter when concurrent writers keep
+ * changing the entity between its read and its conditional write. */
+#define BK_ZKD_CONFIG_ALTER_ATTEMPTS 10
+
+/* Checks an entity without I/O: "topics" with a legal topic name, or
+ * "brokers" with "<default>" or a canonical broker id.  0 or -BK_EINVAL
+ * with err set. */
+int bk_zkd_entity_check(const char *entity_type, const char *entity_name,
+                        char *err, size_t errlen);
+
+/* Reads /config/<type>/<name>, sorted by key.  Absent: 0, an empty
+ * config and *zk_version -1 (zk_version may be NULL).  -BK_ECORRUPT when
+ * the payload is not a config (logged), -BK_ETOOBIG for a name too long
+ * for a path, else ZooKeeper's -BK_E*.  Free with bk_zkc_config_free(). */
+int bk_zkd_entity_config_read(bk_zk *zk, const char *entity_type,
+                              const char *entity_name, bk_zkc_config *cfg,
+                              int32_t *zk_version);
+
+/* Checks an alteration without I/O: the entity (bk_zkd_entity_check),
+ * every added key and value (unknown key, bad value: the message names
+ * both), every deleted key (a known name), no key added twice, deleted
+ * twice, or both added and deleted.  On success the normalized adds
+ * (topic.h's normalization, sorted by key) go to *norm when it is not
+ * NULL (free with bk_zkc_config_free()).  0 or -BK_EINVAL with err set
+ * (-BK_ENOMEM when out of memory). */
+int bk_zkd_config_check(const char *entity_type, const char *entity_name,
+                        const bk_zkc_kv *adds, size_t nadds,
+                        const char *const *deletes, size_t ndeletes,
+                        bk_zkc_config *norm, char *err, size_t errlen);
+
+/* Alters an entity's config: checks everything first
+ * (bk_zkd_config_check; for topics that the topic exists; that every
+ * deleted key is set), then in ONE zoo_multi writes the new config
+ * (setData conditional on the version read, or create when absent; for
+ * a topic also a check that /brokers/topics/<t> still exists) and the
+ * /config/changes/config_change_<seq> notification.  When another
+ * writer changed the entity between the read and the write, it reads
+ * again and retries (BK_ZKD_CONFIG_ALTER_ATTEMPTS in all, with a short
+ * random pause), so concurrent alterations of different keys all
+ * survive.  Missing parents (/config/brokers, /config/changes on a
+ * fresh ZooKeeper) are created.
+ * Returns 0; -BK_EINVAL (invalid, nothing written; err names the key:
+ * "Invalid config(s): k" for a deleted key that is not set); -BK_ENOENT
+ * ("Topic 'T' does not exist"); -BK_ERANGE (still conflicting after every
+ * attempt, nothing written); or ZooKeeper's -BK_E* (err says so; after
+ * -BK_EIO the write may or may not have happened). */
+int bk_zkd_config_alter(bk_zk *zk, const char *entity_type,
+                        const char *entity_name, const bk_zkc_kv *adds,
+                        size_t nadds, const char *const *deletes,
+                        size_t ndeletes, char *err, size_t errlen);
+
+/* Kafka's change-notification hygiene: deletes every
+ * /config/changes/config_change_* whose creation time (ZooKeeper's
+ * ctime) is more than max_age_ms before now_ms (Kafka: 15 minutes,
+ * 900000; brokers read a notification within seconds, and a broker that
+ * starts reads every config anyway).  Several callers (brokers, the
+ * controller) may purge at once: a notification already gone is fine.
+ * Returns how many it deleted (>= 0), or -BK_E* from ZooKeeper. */
+int bk_zkd_config_changes_purge(bk_zk *zk, int64_t now_ms, int64_t max_age_ms);
 
 #endif

@@ -17,6 +17,7 @@
 #include "coordinator/topic.h"
 #include "coordinator/zk.h"
 #include "coordinator/zkcodec.h"
+#include "coordinator/zkdata.h"
 #include "proto/protocol.h"
 #include "tests/unit/cu_main.h"
 
@@ -51,6 +52,15 @@ static void test_paths(void)
     CU_ASSERT_STRING_EQUAL(p, "/admin/delete_topics/t");
     CU_ASSERT_EQUAL(bk_zkc_path_consumer_offset(p, "g", "t", 2), 0);
     CU_ASSERT_STRING_EQUAL(p, "/consumers/g/offsets/t/2");
+    CU_ASSERT_EQUAL(bk_zkc_path_entity_config(p, BK_ZKC_ENTITY_TOPICS, "t"), 0);
+    CU_ASSERT_STRING_EQUAL(p, "/config/topics/t");
+    CU_ASSERT_EQUAL(bk_zkc_path_entity_config(p, BK_ZKC_ENTITY_BROKERS,
+                                              BK_ZKC_ENTITY_DEFAULT),
+                    0);
+    CU_ASSERT_STRING_EQUAL(p, "/config/brokers/<default>");
+    CU_ASSERT_EQUAL(bk_zkc_path_entity_config(p, BK_ZKC_ENTITY_BROKERS, "3"),
+                    0);
+    CU_ASSERT_STRING_EQUAL(p, BK_ZKC_CONFIG_BROKERS "/3");
     /* the longest legal topic fits every path */
     char name[BK_TOPIC_NAME_MAX + 1];
     memset(name, 'x', BK_TOPIC_NAME_MAX);
@@ -759,6 +769,134 @@ static void test_topic_configs(void)
     }
 }
 
+/* Broker-level dynamic keys and the checks of an alteration
+ * (topic.c's bk_topic_broker_cfg_check, zkdata.c's pure checks). */
+static void test_dynamic_configs(void)
+{
+    size_t n;
+    const bk_dyn_cfg_def *d = bk_dyn_cfg_defs(&n);
+    CU_ASSERT_EQUAL(n, 9);
+    for (size_t i = 0; i < n; i++) {
+        /* both names map to each other and the topic key has rules */
+        CU_ASSERT_PTR_NOT_NULL(bk_topic_cfg_lookup(d[i].topic_key));
+        CU_ASSERT_STRING_EQUAL(bk_dyn_cfg_topic_key(d[i].broker_key),
+                               d[i].topic_key);
+        char norm[64], err[300];
+        CU_ASSERT_EQUAL(
+            bk_topic_broker_cfg_check(d[i].broker_key, "100", norm, sizeof norm,
+                                      err, sizeof err) == 0,
+            strcmp(d[i].topic_key, "unclean.leader.election.enable") != 0);
+    }
+    static const struct {
+        const char *key, *value, *norm, *msg;
+    } cases[] = {
+        {"log.retention.ms", " 3600000 ", "3600000", NULL},
+        {"log.retention.ms", "-1", "-1", NULL},
+        {"log.retention.ms", "abc", NULL,
+         "Invalid value abc for configuration log.retention.ms"},
+        {"log.segment.bytes", "13", NULL, "log.segment.bytes"},
+        {"log.segment.bytes", "13", NULL, "at least 14"},
+        {"log.roll.ms", "0", NULL, "log.roll.ms"},
+        {"message.max.bytes", "1048588", "1048588", NULL},
+        {"min.insync.replicas", "0", NULL, "min.insync.replicas"},
+        {"unclean.leader.election.enable", "TRUE", "true", NULL},
+        {"unclean.leader.election.enable", "1", NULL, "true or false"},
+        {"log.flush.interval.messages", "x", NULL,
+         "log.flush.interval.messages"},
+        {"retention.ms", "1", NULL,
+         "Unknown or non-dynamic broker config name: retention.ms"},
+        {"num.io.threads", "8", NULL, "log.retention.ms"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char norm[64] = "", err[400] = "";
+        int rc = bk_topic_broker_cfg_check(cases[i].key, cases[i].value, norm,
+                                           sizeof norm, err, sizeof err);
+        if (cases[i].norm) {
+            CU_ASSERT_EQUAL(rc, 0);
+            CU_ASSERT_STRING_EQUAL(norm, cases[i].norm);
+        } else {
+            CU_ASSERT_EQUAL(rc, BK_ERR_INVALID_CONFIG);
+            if (!strstr(err, cases[i].msg))
+                printf("\n%s=%s: '%s' lacks '%s'\n", cases[i].key,
+                       cases[i].value, err, cases[i].msg);
+            CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].msg));
+            /* never the topic synonym's name in a broker key's message */
+            const char *tk = bk_dyn_cfg_topic_key(cases[i].key);
+            if (tk && strcmp(tk, cases[i].key) != 0) {
+                char syn[80];
+                snprintf(syn, sizeof syn, "configuration %s", tk);
+                CU_ASSERT_PTR_NULL(strstr(err, syn));
+            }
+        }
+    }
+
+    /* entities */
+    char err[400];
+    CU_ASSERT_EQUAL(bk_zkd_entity_check("topics", "t", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(bk_zkd_entity_check("topics", "a/b", err, sizeof err),
+                    -BK_EINVAL);
+    CU_ASSERT_EQUAL(
+        bk_zkd_entity_check("brokers", "<default>", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(bk_zkd_entity_check("brokers", "12", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(bk_zkd_entity_check("brokers", "012", err, sizeof err),
+                    -BK_EINVAL);
+    CU_ASSERT_EQUAL(bk_zkd_entity_check("brokers", "-1", err, sizeof err),
+                    -BK_EINVAL);
+    CU_ASSERT_EQUAL(bk_zkd_entity_check("users", "u", err, sizeof err),
+                    -BK_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "users"));
+
+    /* an alteration: normalized and sorted, or refused naming the key */
+    bk_zkc_kv adds[] = {{"segment.ms", " 100"},
+                        {"cleanup.policy", "delete"},
+                        {"unclean.leader.election.enable", "False"}};
+    const char *dels[] = {"retention.ms", "flush.ms"};
+    bk_zkc_config norm;
+    CU_ASSERT_EQUAL_FATAL(bk_zkd_config_check("topics", "t", adds, 3, dels, 2,
+                                              &norm, err, sizeof err),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(norm.n, 3);
+    CU_ASSERT_STRING_EQUAL(norm.kv[0].key, "cleanup.policy");
+    CU_ASSERT_STRING_EQUAL(norm.kv[1].value, "100");
+    CU_ASSERT_STRING_EQUAL(norm.kv[2].value, "false");
+    bk_zkc_config_free(&norm);
+    /* topic keys are not broker keys */
+    CU_ASSERT_EQUAL(bk_zkd_config_check("brokers", "<default>", adds, 1, NULL,
+                                        0, &norm, err, sizeof err),
+                    -BK_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "segment.ms"));
+    CU_ASSERT_EQUAL(norm.n, 0);
+    bk_zkc_kv twice[] = {{"segment.ms", "1"}, {"segment.ms", "2"}};
+    CU_ASSERT_EQUAL(bk_zkd_config_check("topics", "t", twice, 2, NULL, 0, NULL,
+                                        err, sizeof err),
+                    -BK_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "segment.ms"));
+    const char *both[] = {"segment.ms"};
+    CU_ASSERT_EQUAL(bk_zkd_config_check("topics", "t", adds, 1, both, 1, NULL,
+                                        err, sizeof err),
+                    -BK_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "segment.ms"));
+    const char *unknown[] = {"log.retention.ms"};
+    CU_ASSERT_EQUAL(bk_zkd_config_check("topics", "t", NULL, 0, unknown, 1,
+                                        NULL, err, sizeof err),
+                    -BK_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(err, "Unknown topic config name: log.retention.ms"));
+    CU_ASSERT_EQUAL(bk_zkd_config_check("brokers", "<default>", NULL, 0,
+                                        unknown, 1, NULL, err, sizeof err),
+                    0);
+    const char *dup[] = {"log.retention.ms", "log.retention.ms"};
+    CU_ASSERT_EQUAL(bk_zkd_config_check("brokers", "1", NULL, 0, dup, 2, NULL,
+                                        err, sizeof err),
+                    -BK_EINVAL);
+    bk_zkc_kv bad[] = {{"segment.ms", "1"}, {"retention.ms", "x"}};
+    CU_ASSERT_EQUAL(bk_zkd_config_check("topics", "t", bad, 2, NULL, 0, &norm,
+                                        err, sizeof err),
+                    -BK_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "retention.ms"));
+    CU_ASSERT_EQUAL(norm.n, 0); /* nothing half-built is handed out */
+}
+
 static void test_assign_exact(void)
 {
     /* brokers given out of order are sorted: [1,2,3]; start 0, shift 0 */
@@ -916,6 +1054,7 @@ static CU_TestInfo codec_tests[] = {
 static CU_TestInfo topic_tests[] = {
     {"names: Kafka's rules and collisions", test_topic_names},
     {"configs: keys, types, ranges, refusals", test_topic_configs},
+    {"dynamic configs: broker keys, alteration checks", test_dynamic_configs},
     {"assignment: exact layouts", test_assign_exact},
     {"assignment: errors", test_assign_errors},
     {"assignment: properties over random shapes", test_assign_properties},
