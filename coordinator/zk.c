@@ -1067,3 +1067,90 @@ int bk_zk_multi_batches(bk_zk *zk, bk_zk_op *const *ops, const int *n, int nb,
         return 0;
     return rc != 0 ? rc : rcs[0];
 }
+
+/* Completion bookkeeping of bk_zk_get_many. */
+typedef struct get_many_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t pending;
+} get_many_wait;
+
+typedef struct get_many_slot {
+    get_many_wait *w;
+    bk_buf *out;
+    int *rc;
+} get_many_slot;
+
+/* ZooKeeper's completion thread: keep the data, wake the caller.  Each
+ * slot's buffer and code belong to the waiting caller, who reads them only
+ * after pending reached 0 (the mutex orders the accesses). */
+static void get_many_done(int zrc, const char *value, int value_len,
+                          const struct Stat *st, const void *data)
+{
+    (void)st;
+    const get_many_slot *sl = data;
+    int rc = map_zrc(zrc);
+    if (zrc == ZOK && value && value_len > 0) {
+        bk_buf_put(sl->out, value, (size_t)value_len);
+        if (!bk_buf_ok(sl->out))
+            rc = -BK_ENOMEM;
+    }
+    pthread_mutex_lock(&sl->w->mu);
+    *sl->rc = rc;
+    sl->w->pending--;
+    pthread_cond_signal(&sl->w->cv);
+    pthread_mutex_unlock(&sl->w->mu);
+}
+
+int bk_zk_get_many(bk_zk *zk, const char *const *paths, size_t n, bk_buf *outs,
+                   int *rcs)
+{
+    for (size_t i = 0; i < n; i++)
+        rcs[i] = -BK_EIO;
+    CHECK_HANDLE(zk);
+    get_many_slot *sl = calloc(n ? n : 1, sizeof *sl);
+    if (!sl) {
+        for (size_t i = 0; i < n; i++)
+            rcs[i] = -BK_ENOMEM;
+        return -BK_ENOMEM;
+    }
+    get_many_wait w = {.pending = 0};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int send_rc = 0;
+    size_t nsent = 0;
+    for (size_t i = 0; i < n; i++) {
+        bk_buf_reset(&outs[i]);
+        sl[i] = (get_many_slot){.w = &w, .out = &outs[i], .rc = &rcs[i]};
+        pthread_mutex_lock(&w.mu);
+        /* A bounded window: the client queues every request in memory
+         * and the server answers a session's requests in order anyway. */
+        while (w.pending >= BK_ZK_GET_WINDOW)
+            pthread_cond_wait(&w.cv, &w.mu);
+        w.pending++;
+        pthread_mutex_unlock(&w.mu);
+        int zrc = zoo_aget(zk->zh, paths[i], 0, get_many_done, &sl[i]);
+        if (zrc != ZOK) {
+            /* Not queued: no completion will come for it nor for the
+             * ones after it, which are not sent. */
+            pthread_mutex_lock(&w.mu);
+            w.pending--;
+            pthread_mutex_unlock(&w.mu);
+            send_rc = map_zrc(zrc);
+            for (size_t j = i; j < n; j++)
+                rcs[j] = send_rc;
+            break;
+        }
+        nsent++;
+    }
+    /* Every queued request is answered (with a connection-loss code when
+     * the connection goes), so this wait ends. */
+    pthread_mutex_lock(&w.mu);
+    while (w.pending > 0)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    free(sl);
+    return nsent > 0 || n == 0 ? 0 : send_rc;
+}

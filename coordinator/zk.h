@@ -302,4 +302,18 @@ int bk_zk_multi(bk_zk *zk, bk_zk_op *ops, int n, int *failed);
 int bk_zk_multi_batches(bk_zk *zk, bk_zk_op *const *ops, const int *n, int nb,
                         int *rcs, int *failed);
 
+/* Pipelined reads: asks for the data of paths[0..n) without waiting for
+ * each answer (zoo_aget, at most BK_ZK_GET_WINDOW requests in flight), so
+ * reading thousands of znodes costs a few round trips instead of one per
+ * znode.  outs[i] receives path i's data (replacing its contents) and
+ * rcs[i] its result as bk_zk_get() would return it (0, -BK_ENOENT,
+ * -BK_EIO ...).  The reads are not one snapshot: each sees the znode as
+ * it was when the server handled it.  Returns 0 once every request was
+ * answered (see rcs), or -BK_ENOMEM / the send error when none could be
+ * sent (rcs[] of unsent ones: that error).  No watches.  Not from
+ * ZooKeeper's threads. */
+#define BK_ZK_GET_WINDOW 1000
+int bk_zk_get_many(bk_zk *zk, const char *const *paths, size_t n, bk_buf *outs,
+                   int *rcs);
+
 #endif
