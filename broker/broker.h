@@ -45,6 +45,8 @@ typedef struct bk_broker {
      * newest controller epoch seen (older requests are fenced). */
     bk_md *pending;
     int32_t ctrl_epoch_seen;
+    struct bk_metrics *metrics; /* Prometheus metrics (broker/metrics.h);
+                                   NULL: nothing is counted */
 } bk_broker;
 
 /* The server's request handler: dispatches on the API key

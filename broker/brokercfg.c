@@ -39,6 +39,11 @@ static const bk_cfg_def schema[] = {
      .type = BK_CFG_STRING,
      .dflt = "",
      .doc = "PLAINTEXT://host:port given to clients (default: listeners)"},
+    {.name = "metrics.listener",
+     .type = BK_CFG_STRING,
+     .dflt = "",
+     .doc = "Brook: host:port of the Prometheus endpoint (GET /metrics); "
+            "empty: off"},
     {.name = "broker.rack",
      .type = BK_CFG_STRING,
      .dflt = "",
@@ -450,6 +455,29 @@ static int parse_listener(const char *s, char *host, size_t hcap, int *port,
     return 0;
 }
 
+/* metrics.listener: host:port (host may be empty or a [v6] literal; no
+ * scheme: it is plain HTTP). */
+static int parse_hostport(const char *s, char *host, size_t hcap, int *port,
+                          const char **why)
+{
+    if (strstr(s, "://")) {
+        *why = "expected host:port without a scheme, e.g. 127.0.0.1:9404";
+        return -1;
+    }
+    char buf[300];
+    if (strlen(s) + sizeof "PLAINTEXT://" > sizeof buf) {
+        *why = "too long";
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "PLAINTEXT://%s", s);
+    if (parse_listener(buf, host, hcap, port, why) != 0) {
+        if (strchr(s, ','))
+            *why = "only one host:port";
+        return -1;
+    }
+    return 0;
+}
+
 /* host:port[,host:port...][/chroot] */
 static int check_zk_connect(const char *s, const char **why)
 {
@@ -546,6 +574,24 @@ static int fill(bk_bcfg *out, bk_cfg *cfg, const char *src, const char *text,
     }
     snprintf(out->rack, sizeof out->rack, "%s",
              bk_cfg_get_str(cfg, "broker.rack"));
+    const char *ml = bk_cfg_get_str(cfg, "metrics.listener");
+    out->metrics_enabled = false;
+    if (ml[0]) {
+        if (parse_hostport(ml, out->metrics_host, sizeof out->metrics_host,
+                           &out->metrics_port, &why) != 0) {
+            where(loc, sizeof loc, cfg, src, text, ov, nov,
+                  "metrics.listener");
+            msg(m, "%s: '%s': %s", loc, ml, why);
+        } else if (out->metrics_port != 0 &&
+                   out->metrics_port == out->listen_port) {
+            where(loc, sizeof loc, cfg, src, text, ov, nov,
+                  "metrics.listener");
+            msg(m, "%s: '%s': port %d is the broker's listener port", loc,
+                ml, out->metrics_port);
+        } else {
+            out->metrics_enabled = true;
+        }
+    }
 
     const char *const *dirs;
     size_t nd = bk_cfg_get_list(cfg, "log.dirs", &dirs);

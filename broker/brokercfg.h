@@ -41,6 +41,11 @@ typedef struct bk_bcfg {
     char adv_host[256];
     int adv_port;
     char rack[128]; /* broker.rack, "" = none */
+    /* metrics.listener (Brook): the Prometheus endpoint, when enabled;
+     * host "" means every interface, port 0 lets the kernel pick. */
+    bool metrics_enabled;
+    char metrics_host[256];
+    int metrics_port;
 
     char **log_dirs; /* log.dirs, n_log_dirs >= 1 (owned) */
     size_t n_log_dirs;

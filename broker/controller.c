@@ -3,6 +3,7 @@
  * controller.h).
  */
 #include "broker/controller.h"
+#include "broker/dynconfig.h"
 #include "broker/reassign.h"
 
 #include <assert.h>
@@ -368,12 +369,13 @@ static bool has(const int32_t *v, size_t n, int32_t id)
     return false;
 }
 
-static bool unclean_for(const bk_ctrl *c, const bk_md_topic *t)
+/* The topic's unclean.leader.election.enable: its override, else this
+ * broker's dynamic or cluster-default value (/config/brokers/..., in the
+ * picture), else broker.properties (broker/dynconfig.h). */
+static bool unclean_for(const bk_ctrl *c, const bk_md *md,
+                        const bk_md_topic *t)
 {
-    const char *v = bk_md_topic_config(t, "unclean.leader.election.enable");
-    if (!v)
-        return c->unclean_default;
-    return strcmp(v, "true") == 0;
+    return bk_dyn_unclean(md, t, c->unclean_default);
 }
 
 bk_ctrl_decision bk_ctrl_plan(const bk_md *md, const bk_md_part *p,
@@ -684,8 +686,8 @@ static bk_ctrl_decision plan_regular(const bk_ctrl *c, const bk_md *md,
                                      const void *arg, bk_zkc_pstate *out)
 {
     (void)arg;
-    return bk_ctrl_plan(md, p, unclean_for(c, t), bk_ctrl_epoch(c), c->shut_ids,
-                        c->nshut, out);
+    return bk_ctrl_plan(md, p, unclean_for(c, md, t), bk_ctrl_epoch(c),
+                        c->shut_ids, c->nshut, out);
 }
 
 /* One pass over the picture: plan (fn with arg decides each partition),
@@ -801,8 +803,7 @@ static bk_ctrl_decision plan_bounce(const bk_ctrl *c, const bk_md *md,
                                     const bk_md_topic *t, const bk_md_part *p,
                                     const void *arg, bk_zkc_pstate *out)
 {
-    (void)md;
-    return bk_ctrl_plan(arg, p, unclean_for(c, t), bk_ctrl_epoch(c),
+    return bk_ctrl_plan(arg, p, unclean_for(c, md, t), bk_ctrl_epoch(c),
                         c->shut_ids, c->nshut, out);
 }
 

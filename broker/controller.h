@@ -18,7 +18,8 @@
  *   - a partition whose leader is not live gets the first replica (in
  *     assignment order) that is in ISR and live; with none, and only when
  *     unclean.leader.election.enable is true for the topic (topic
- *     override, else the broker default), the first live replica; else it
+ *     override, else the dynamic broker configs in the picture, else
+ *     broker.properties: broker/dynconfig.h), the first live replica; else it
  *     goes offline (leader -1) keeping the old leader as the only ISR
  *     member (Kafka never leaves an ISR empty).  leader_epoch is bumped.
  *   - an offline partition gets a leader as soon as one of its ISR comes
@@ -71,7 +72,8 @@
 typedef struct bk_ctrl bk_ctrl;
 
 /* A controller for broker broker_id; unclean_default is the broker's
- * unclean.leader.election.enable.  NULL on allocation failure. */
+ * unclean.leader.election.enable from broker.properties (the dynamic
+ * values in the picture win over it).  NULL on allocation failure. */
 bk_ctrl *bk_ctrl_new(int32_t broker_id, bool unclean_default);
 void bk_ctrl_free(bk_ctrl *c);
 

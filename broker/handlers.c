@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker/dynconfig.h"
 #include "broker/zkbroker.h"
 #include "common/logging.h"
+#include "coordinator/topic.h"
+#include "coordinator/zkcodec.h"
 #include "proto/protocol.h"
 
 #define MOD "handlers"
@@ -47,6 +50,7 @@ bool bk_hdl_implemented(int api_key)
     case BK_API_SYNC_GROUP:
     case BK_API_DESCRIBE_GROUPS:
     case BK_API_LIST_GROUPS:
+    case BK_API_DESCRIBE_CONFIGS:
         return true;
     default:
         return false;
@@ -141,6 +145,9 @@ void bk_broker_handle(bk_srv *srv, bk_req *req, void *arg)
         break;
     case BK_API_LIST_GROUPS:
         bk_hdl_list_groups(b, req);
+        break;
+    case BK_API_DESCRIBE_CONFIGS:
+        bk_hdl_describe_configs(b, req);
         break;
     }
 }
@@ -390,4 +397,197 @@ void bk_hdl_delete_topics(bk_broker *b, bk_req *req)
         return;
     }
     bk_zkb_delete_topics(b->zkb, req);
+}
+
+/* --------------------------- DescribeConfigs --------------------------- */
+/* What this broker applies (broker/dynconfig.h), from its own picture:
+ * the answer changes when a change notification has been read here. */
+
+static bool dc_wanted(const Brook__DescribeConfigsResource *r,
+                      const char *name)
+{
+    if (r->n_configuration_keys == 0)
+        return true;
+    for (size_t i = 0; i < r->n_configuration_keys; i++)
+        if (strcmp(r->configuration_keys[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* One entry: name with the layers that set it (layers[0] wins). */
+static Brook__DescribeConfigsResourceResult *
+dc_entry(bk_pool *pool, const char *name, const bk_dyn_value *layers,
+         size_t n, bool synonyms)
+{
+    Brook__DescribeConfigsResourceResult *e =
+        BK_PNEW(pool, Brook__DescribeConfigsResourceResult,
+                BROOK__DESCRIBE_CONFIGS_RESOURCE_RESULT__INIT);
+    if (!e)
+        return NULL;
+    e->name = (char *)name;
+    e->value = (char *)layers[0].value;
+    e->config_source = layers[0].source;
+    if (!synonyms)
+        return e;
+    e->synonyms = bk_pool_calloc(pool, n, sizeof *e->synonyms);
+    if (!e->synonyms)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        Brook__DescribeConfigsSynonym *sy =
+            BK_PNEW(pool, Brook__DescribeConfigsSynonym,
+                    BROOK__DESCRIBE_CONFIGS_SYNONYM__INIT);
+        if (!sy)
+            return NULL;
+        sy->name = (char *)layers[i].name;
+        sy->value = (char *)layers[i].value;
+        sy->source = layers[i].source;
+        e->synonyms[e->n_synonyms++] = sy;
+    }
+    return e;
+}
+
+/* Adds an entry to res (room for cap).  false on allocation failure. */
+static bool dc_add(bk_pool *pool, Brook__DescribeConfigsResult *res,
+                   const char *name, const bk_dyn_value *layers, size_t n,
+                   bool synonyms)
+{
+    Brook__DescribeConfigsResourceResult *e =
+        dc_entry(pool, name, layers, n, synonyms);
+    if (!e)
+        return false;
+    res->configs[res->n_configs++] = e;
+    return true;
+}
+
+static void dc_error(bk_pool *pool, Brook__DescribeConfigsResult *res,
+                     int32_t code, const char *fmt, const char *name)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, name);
+    res->error_code = code;
+    res->error_message = bk_pool_strdup(pool, msg);
+}
+
+/* A topic: every dynamic key as applied, then its other overrides. */
+static bool dc_topic(bk_broker *b, bk_pool *pool,
+                     const Brook__DescribeConfigsResource *r,
+                     const bk_dyn_static *st, bool syn,
+                     Brook__DescribeConfigsResult *res)
+{
+    const bk_md_topic *t = bk_md_topic_find(b->md, r->resource_name);
+    if (!t || t->deleting) {
+        dc_error(pool, res, BK_ERR_UNKNOWN_TOPIC_OR_PART,
+                 "Topic %s does not exist", r->resource_name);
+        return true;
+    }
+    size_t nd;
+    const bk_dyn_cfg_def *defs = bk_dyn_cfg_defs(&nd);
+    res->configs = bk_pool_calloc(pool, nd + t->ncfg + 1, sizeof *res->configs);
+    if (!res->configs)
+        return false;
+    for (size_t i = 0; i < nd; i++) {
+        bk_dyn_value layers[5];
+        const char *k = defs[i].topic_key;
+        size_t n = bk_dyn_layers(b->md, t, st, k, layers);
+        if (n && dc_wanted(r, k) && !dc_add(pool, res, k, layers, n, syn))
+            return false;
+    }
+    for (size_t i = 0; i < t->ncfg; i++) {
+        const char *k = t->cfg_keys[i];
+        if (bk_dyn_cfg_broker_key(k) || !dc_wanted(r, k))
+            continue;
+        bk_dyn_value one = {k, t->cfg_vals[i], BK_CFG_SRC_TOPIC};
+        if (!dc_add(pool, res, k, &one, 1, syn))
+            return false;
+    }
+    return true;
+}
+
+/* A broker: "" is the cluster default entity (what it sets), our own id
+ * every dynamic broker key as this broker applies it. */
+static bool dc_broker(bk_broker *b, bk_pool *pool,
+                      const Brook__DescribeConfigsResource *r,
+                      const bk_dyn_static *st, bool syn,
+                      Brook__DescribeConfigsResult *res)
+{
+    const char *name = r->resource_name;
+    const bk_md_cfg *dflt = &b->md->dyn_default;
+    size_t nd;
+    const bk_dyn_cfg_def *defs = bk_dyn_cfg_defs(&nd);
+    res->configs =
+        bk_pool_calloc(pool, nd + dflt->n + 1, sizeof *res->configs);
+    if (!res->configs)
+        return false;
+    if (name[0] == '\0') {
+        for (size_t i = 0; i < dflt->n; i++) {
+            bk_dyn_value one = {dflt->keys[i], dflt->vals[i],
+                                BK_CFG_SRC_DYN_DEFAULT};
+            if (dc_wanted(r, dflt->keys[i]) &&
+                !dc_add(pool, res, dflt->keys[i], &one, 1, syn))
+                return false;
+        }
+        return true;
+    }
+    int32_t id;
+    if (!bk_zkc_parse_id(name, &id) || id != b->cfg->broker_id) {
+        char fmt[160];
+        snprintf(fmt, sizeof fmt,
+                 "Unexpected broker id, expected %d or empty string, but "
+                 "received %%s",
+                 (int)b->cfg->broker_id);
+        dc_error(pool, res, BK_ERR_INVALID_REQUEST, fmt, name);
+        return true;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        bk_dyn_value layers[5];
+        size_t n = bk_dyn_layers(b->md, NULL, st, defs[i].topic_key, layers);
+        const char *k = defs[i].broker_key;
+        if (n && dc_wanted(r, k) && !dc_add(pool, res, k, layers, n, syn))
+            return false;
+    }
+    return true;
+}
+
+void bk_hdl_describe_configs(bk_broker *b, bk_req *req)
+{
+    const Brook__DescribeConfigsRequest *dr = req->msg->describe_configs;
+    bk_pool pool = BK_POOL_INIT;
+    Brook__DescribeConfigsResponse body =
+        BROOK__DESCRIBE_CONFIGS_RESPONSE__INIT;
+    bk_dyn_static st;
+    bk_dyn_static_from_bcfg(b->cfg, &st);
+    bool ok = true;
+    body.results = bk_pool_calloc(&pool, dr->n_resources ? dr->n_resources : 1,
+                                  sizeof *body.results);
+    ok = body.results != NULL;
+    for (size_t i = 0; ok && i < dr->n_resources; i++) {
+        const Brook__DescribeConfigsResource *r = dr->resources[i];
+        Brook__DescribeConfigsResult *res =
+            BK_PNEW(&pool, Brook__DescribeConfigsResult,
+                    BROOK__DESCRIBE_CONFIGS_RESULT__INIT);
+        if (!res) {
+            ok = false;
+            break;
+        }
+        res->resource_type = r->resource_type;
+        res->resource_name = r->resource_name;
+        if (r->resource_type == BK_RESOURCE_TOPIC)
+            ok = dc_topic(b, &pool, r, &st, dr->include_synonyms, res);
+        else if (r->resource_type == BK_RESOURCE_BROKER)
+            ok = dc_broker(b, &pool, r, &st, dr->include_synonyms, res);
+        else
+            dc_error(&pool, res, BK_ERR_INVALID_REQUEST,
+                     "Unsupported resource type for %s (2: topic, 4: broker)",
+                     r->resource_name);
+        body.results[body.n_results++] = res;
+    }
+    if (!ok) {
+        bk_req_respond_error(req, BK_ERR_UNKNOWN, "out of memory");
+    } else {
+        Brook__Response resp = BROOK__RESPONSE__INIT;
+        resp.body_case = BROOK__RESPONSE__BODY_DESCRIBE_CONFIGS;
+        resp.describe_configs = &body;
+        bk_req_respond(req, &resp);
+    }
+    bk_pool_free(&pool);
 }

@@ -41,6 +41,10 @@ void bk_hdl_stop_replica(bk_broker *b, bk_req *req);
 void bk_hdl_update_metadata(bk_broker *b, bk_req *req);
 void bk_hdl_controlled_shutdown(bk_broker *b, bk_req *req);
 
+/* DescribeConfigs (issue #6): the configs this broker applies, with their
+ * sources (broker/dynconfig.h), for topics and for the broker itself. */
+void bk_hdl_describe_configs(bk_broker *b, bk_req *req);
+
 /* True for the APIs brookd answers today (ApiVersions lists them). */
 bool bk_hdl_implemented(int api_key);
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "broker/handlers.h"
+#include "broker/metrics.h"
 #include "broker/repl.h"
 #include "common/err.h"
 #include "common/logging.h"
@@ -122,6 +123,8 @@ void bk_hdl_produce(bk_broker *b, bk_req *req)
                                   part->leader_epoch, &info);
                 if (rc == 0) {
                     r->base_offset = info.first_offset;
+                    bk_metrics_produced(b->metrics, part, info.bytes,
+                                        info.records);
                     bk_repl_appended(b->repl, part, info.bytes);
                     if (acks == -1)
                         waits[nacks++] =
@@ -139,6 +142,7 @@ void bk_hdl_produce(bk_broker *b, bk_req *req)
             r->error_code = err;
             if (err) {
                 failed = true;
+                bk_metrics_request_error(b->metrics, BK_API_PRODUCE, err);
                 if (err == BK_ERR_NOT_LEADER_FOR_PARTITION)
                     r->current_leader =
                         bk_hdl_current_leader(b, &pool, td->name, pd->index);
@@ -182,6 +186,7 @@ typedef struct fetch_result {
     bool error;   /* some partition has an error: answer at once */
     bool oom;
     bk_part **parts; /* partitions read (for waiting), nparts of them */
+    Brook__FetchPartitionData **pds; /* their answers (metrics) */
     size_t nparts;
 } fetch_result;
 
@@ -259,7 +264,8 @@ static void fetch_build(bk_broker *b, const Brook__FetchRequest *fr,
     body->responses = bk_pool_calloc(pool, fr->n_topics ? fr->n_topics : 1,
                                      sizeof *body->responses);
     res->parts = bk_pool_calloc(pool, nparts ? nparts : 1, sizeof *res->parts);
-    if (!body->responses || !res->parts) {
+    res->pds = bk_pool_calloc(pool, nparts ? nparts : 1, sizeof *res->pds);
+    if (!body->responses || !res->parts || !res->pds) {
         res->oom = true;
         return;
     }
@@ -315,6 +321,7 @@ static void fetch_build(bk_broker *b, const Brook__FetchRequest *fr,
                 pd->high_watermark = p->hw;
                 pd->last_stable_offset = p->hw;
                 pd->log_start_offset = bk_log_start_offset(p->log);
+                res->pds[res->nparts] = pd;
                 res->parts[res->nparts++] = p;
                 size_t limit = fp->partition_max_bytes > 0
                                    ? (size_t)fp->partition_max_bytes
@@ -342,6 +349,27 @@ static void fetch_build(bk_broker *b, const Brook__FetchRequest *fr,
     res->bytes = total;
 }
 
+/* Metrics of a fetch answer about to be sent: bytes and records per
+ * topic, partition errors.  Only here, not in fetch_build: a long poll
+ * builds answers it drops. */
+static void fetch_count(bk_broker *b, const Brook__FetchRequest *fr,
+                        const fetch_result *res)
+{
+    if (!b->metrics)
+        return;
+    for (size_t i = 0; i < res->nparts; i++) {
+        const Brook__FetchPartitionData *pd = res->pds[i];
+        bk_metrics_fetched(b->metrics, res->parts[i], fr->replica_id >= 0,
+                           pd->records.data, pd->records.len);
+    }
+    const Brook__FetchResponse *body = &res->body;
+    for (size_t ti = 0; ti < body->n_responses; ti++)
+        for (size_t pi = 0; pi < body->responses[ti]->n_partitions; pi++)
+            bk_metrics_request_error(
+                b->metrics, BK_API_FETCH,
+                body->responses[ti]->partitions[pi]->error_code);
+}
+
 static void fetch_answer(bk_broker *b, bk_req *req)
 {
     bk_pool pool = BK_POOL_INIT;
@@ -353,6 +381,7 @@ static void fetch_answer(bk_broker *b, bk_req *req)
         Brook__Response resp = BROOK__RESPONSE__INIT;
         resp.body_case = BROOK__RESPONSE__BODY_FETCH;
         resp.fetch = &res.body;
+        fetch_count(b, req->msg->fetch, &res);
         bk_req_respond(req, &resp);
     }
     bk_pool_free(&pool);
@@ -393,6 +422,7 @@ void bk_hdl_fetch(bk_broker *b, bk_req *req)
         Brook__Response resp = BROOK__RESPONSE__INIT;
         resp.body_case = BROOK__RESPONSE__BODY_FETCH;
         resp.fetch = &res.body;
+        fetch_count(b, req->msg->fetch, &res);
         bk_req_respond(req, &resp);
     }
     bk_pool_free(&pool);

@@ -38,6 +38,7 @@
 #include "broker/broker.h"
 #include "broker/brokercfg.h"
 #include "broker/gcoord.h"
+#include "broker/metrics.h"
 #include "broker/repl.h"
 #include "broker/segment.h"
 #include "broker/ctrlchan.h"
@@ -81,7 +82,9 @@ static void usage(FILE *f)
             "\n"
             "Runs one Brook broker.  The properties file uses Kafka's key\n"
             "names (see deploy/config/broker.properties); --override sets a\n"
-            "key on the command line, over the file.\n"
+            "key on the command line, over the file.  --check-config\n"
+            "validates the file (and overrides) and exits: 0 when brookd\n"
+            "would accept it.\n"
             "\n"
             "Exit status: 0 after a clean shutdown (SIGTERM or SIGINT),\n"
             "1 when it could not start or failed while running (ZooKeeper\n"
@@ -304,6 +307,9 @@ static void on_watchdog(bk_loop *loop, bk_timer *t, void *arg)
 
 /* ------------------------------- start ------------------------------- */
 
+/* --check-config: validate the configuration, start nothing. */
+static bool check_config_only;
+
 static int parse_args(int argc, char **argv, const char **path, const char **ov,
                       size_t *nov)
 {
@@ -318,6 +324,10 @@ static int parse_args(int argc, char **argv, const char **path, const char **ov,
         if (strcmp(s, "--version") == 0) {
             printf("brookd %s\n", PACKAGE_VERSION);
             exit(0);
+        }
+        if (strcmp(s, "--check-config") == 0) {
+            check_config_only = true;
+            continue;
         }
         if (strcmp(s, "--override") == 0 ||
             strncmp(s, "--override=", 11) == 0) {
@@ -442,6 +452,20 @@ int main(int argc, char **argv)
         bk_bcfg_free(&a.cfg);
         return EXIT_CONFIG;
     }
+    if (check_config_only) {
+        /* what a start would check before touching ZooKeeper or disks */
+        bk_log_config lc;
+        fill_log_config(&a.cfg, &lc);
+        rc = bk_log_config_check(&lc);
+        if (rc == 0)
+            printf("brookd: %s: configuration OK (broker.id=%d)\n", path,
+                   a.cfg.broker_id);
+        else
+            fprintf(stderr, "brookd: %s: the log settings are out of range\n",
+                    path);
+        bk_bcfg_free(&a.cfg);
+        return rc == 0 ? 0 : EXIT_CONFIG;
+    }
     bk_logging_set_level(a.cfg.log_level);
     BK_INFO(MOD, "brookd %s starting: broker.id=%d, config %s", PACKAGE_VERSION,
             a.cfg.broker_id, path);
@@ -465,7 +489,9 @@ int main(int argc, char **argv)
     b->fwq = b->loop ? bk_fwq_new(b->loop) : NULL;
     b->md = bk_md_new();
     b->repl = b->loop && b->fwq ? bk_repl_new(b) : NULL;
-    if (a.sigfd < 0 || !b->loop || !b->fwq || !b->md || !b->repl) {
+    b->metrics = b->loop ? bk_metrics_new(b) : NULL;
+    if (a.sigfd < 0 || !b->loop || !b->fwq || !b->md || !b->repl ||
+        !b->metrics) {
         BK_ERROR(MOD, "cannot set up the event loop: %s", strerror(errno));
         goto out;
     }
@@ -514,8 +540,13 @@ int main(int argc, char **argv)
                       .port = a.cfg.listen_port,
                       .max_frame = a.cfg.socket_request_max_bytes,
                       .handler = bk_broker_handle,
-                      .handler_arg = b};
+                      .handler_arg = b,
+                      .metrics = b->metrics};
     if (bk_srv_new(b->loop, &so, &b->srv) != 0)
+        goto out;
+    if (a.cfg.metrics_enabled &&
+        bk_metrics_listen(b->metrics, a.cfg.metrics_host,
+                          a.cfg.metrics_port) != 0)
         goto out;
     /* listeners=...:0 (tests): advertise the port the kernel picked. */
     if (a.cfg.adv_port == 0)
@@ -640,6 +671,9 @@ out:
     bk_parts_free(b->parts);
     bk_md_free(b->md);
     bk_md_free(b->pending);
+    /* After the partitions (they point at its per-topic counters). */
+    bk_metrics_free(b->metrics);
+    b->metrics = NULL;
     if (b->loop)
         bk_loop_free(b->loop);
     if (a.sigfd >= 0)

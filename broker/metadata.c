@@ -71,6 +71,46 @@ static int cfg_copy(bk_md_topic *t, const char *const *keys,
     return 0;
 }
 
+static void kv_free(bk_md_cfg *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->keys[i]);
+        free(c->vals[i]);
+    }
+    free(c->keys);
+    free(c->vals);
+    memset(c, 0, sizeof *c);
+}
+
+int bk_md_cfg_set(bk_md_cfg *c, const char *const *keys,
+                  const char *const *vals, size_t n)
+{
+    bk_md_cfg t = {calloc(n ? n : 1, sizeof(char *)),
+                   calloc(n ? n : 1, sizeof(char *)), 0};
+    bool ok = t.keys && t.vals;
+    for (size_t i = 0; ok && i < n; i++) {
+        t.keys[i] = strdup(keys[i]);
+        t.vals[i] = strdup(vals[i]);
+        t.n++;
+        ok = t.keys[i] && t.vals[i];
+    }
+    if (!ok) {
+        kv_free(&t);
+        return -BK_ENOMEM;
+    }
+    kv_free(c);
+    *c = t;
+    return 0;
+}
+
+const char *bk_md_cfg_get(const bk_md_cfg *c, const char *key)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->keys[i], key) == 0)
+            return c->vals[i];
+    return NULL;
+}
+
 static void broker_free(bk_md_broker *b)
 {
     free(b->host);
@@ -102,6 +142,8 @@ void bk_md_free(bk_md *md)
         topic_free(&md->topics[i]);
     free(md->topics);
     free(md->cluster_id);
+    kv_free(&md->dyn_default);
+    kv_free(&md->dyn_broker);
     free(md);
 }
 
@@ -113,6 +155,14 @@ bk_md *bk_md_clone(const bk_md *md)
     c->controller_id = md->controller_id;
     c->complete = md->complete;
     if (bk_md_set_cluster_id(c, md->cluster_id) != 0)
+        goto fail;
+    if (bk_md_cfg_set(&c->dyn_default,
+                      (const char *const *)md->dyn_default.keys,
+                      (const char *const *)md->dyn_default.vals,
+                      md->dyn_default.n) != 0 ||
+        bk_md_cfg_set(&c->dyn_broker, (const char *const *)md->dyn_broker.keys,
+                      (const char *const *)md->dyn_broker.vals,
+                      md->dyn_broker.n) != 0)
         goto fail;
     c->brokers = calloc(md->nbrokers ? md->nbrokers : 1, sizeof *c->brokers);
     c->topics = calloc(md->ntopics ? md->ntopics : 1, sizeof *c->topics);

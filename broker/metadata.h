@@ -53,6 +53,13 @@ typedef struct bk_md_topic {
     size_t ncfg;
 } bk_md_topic;
 
+/* A config entity's key/value pairs (owned strings), e.g. the dynamic
+ * broker configs below. */
+typedef struct bk_md_cfg {
+    char **keys, **vals;
+    size_t n;
+} bk_md_cfg;
+
 typedef struct bk_md {
     bk_md_broker *brokers; /* sorted by id */
     size_t nbrokers, cap_brokers;
@@ -63,6 +70,11 @@ typedef struct bk_md {
     /* True once a full read of ZooKeeper went into this picture: only then
      * may the broker delete local logs of topics that are absent. */
     bool complete;
+    /* Dynamic broker configs (broker/dynconfig.h), broker-level names
+     * ("log.retention.ms"), values already checked: the cluster default
+     * entity /config/brokers/<default> and this broker's own
+     * /config/brokers/<id>. */
+    bk_md_cfg dyn_default, dyn_broker;
 } bk_md;
 
 /* An empty picture.  NULL on allocation failure. */
@@ -101,6 +113,12 @@ int bk_md_set_topic_config(bk_md *md, const char *name, const char *const *keys,
                            const char *const *vals, size_t n);
 /* The override of key for topic t, or NULL. */
 const char *bk_md_topic_config(const bk_md_topic *t, const char *key);
+/* Replaces c's pairs with keys/vals[0..n) (copied).  0 or -BK_ENOMEM
+ * (c unchanged). */
+int bk_md_cfg_set(bk_md_cfg *c, const char *const *keys,
+                  const char *const *vals, size_t n);
+/* The value of key in c, or NULL. */
+const char *bk_md_cfg_get(const bk_md_cfg *c, const char *key);
 /* Sets a partition's state (has_state becomes true).  0, -BK_ENOENT when
  * the partition does not exist, -BK_ENOMEM. */
 int bk_md_set_state(bk_md *md, const char *topic, int32_t partition,

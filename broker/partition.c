@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "broker/checkpoint.h"
+#include "broker/dynconfig.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/fileio.h"
@@ -626,25 +627,6 @@ static bool set_state(bk_parts *ps, bk_part *p, const bk_md_part *mp,
     return true;
 }
 
-/* Parses an override into [min, max]; false (logged) when it does not. */
-static bool override(const bk_md_topic *t, const char *key, int64_t min,
-                     int64_t max, int64_t *out)
-{
-    const char *v = bk_md_topic_config(t, key);
-    if (!v)
-        return false;
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end || x < min || x > max) {
-        BK_WARN(MOD, "topic %s: %s=%s is not usable here; ignored", t->name,
-                key, v);
-        return false;
-    }
-    *out = x;
-    return true;
-}
-
 static bool same_config(const bk_log_config *a, const bk_log_config *b)
 {
     return a->segment_bytes == b->segment_bytes &&
@@ -657,39 +639,13 @@ static bool same_config(const bk_log_config *a, const bk_log_config *b)
            a->flush_messages == b->flush_messages && a->flush_ms == b->flush_ms;
 }
 
-/* The broker's log settings with t's overrides. */
-static void topic_config(const bk_parts *ps, const bk_md_topic *t,
-                         bk_log_config *c, int *min_isr)
+/* The broker's log settings with the dynamic configs of t applied: its
+ * overrides, this broker's and the cluster's dynamic defaults
+ * (broker/dynconfig.h; the picture holds only values checked when read). */
+static void topic_config(const bk_parts *ps, const bk_md *md,
+                         const bk_md_topic *t, bk_log_config *c, int *min_isr)
 {
-    *c = ps->log_cfg;
-    *min_isr = ps->min_isr;
-    int64_t v;
-    if (override(t, "segment.bytes", 1024, INT32_MAX, &v))
-        c->segment_bytes = v;
-    if (override(t, "segment.ms", 1, INT64_MAX, &v))
-        c->segment_ms = v;
-    if (override(t, "retention.ms", -1, INT64_MAX, &v))
-        c->retention_ms = v;
-    if (override(t, "retention.bytes", INT64_MIN, INT64_MAX, &v))
-        c->retention_bytes = v < 0 ? -1 : v;
-    if (override(t, "index.interval.bytes", 0, INT32_MAX, &v))
-        c->index_interval_bytes = (int32_t)v;
-    if (override(t, "max.message.bytes", 0, INT32_MAX, &v))
-        c->max_message_bytes = (int32_t)v;
-    /* Kafka's Long.MAX_VALUE means never: the log says -1. */
-    if (override(t, "flush.messages", 0, INT64_MAX, &v))
-        c->flush_messages = v == INT64_MAX ? -1 : v;
-    if (override(t, "flush.ms", 0, INT64_MAX, &v))
-        c->flush_ms = v == INT64_MAX ? -1 : v;
-    if (override(t, "min.insync.replicas", 1, 1000, &v))
-        *min_isr = (int)v;
-    if (bk_log_config_check(c) != 0) {
-        BK_WARN(MOD,
-                "topic %s: overrides out of range; using the broker's "
-                "settings",
-                t->name);
-        *c = ps->log_cfg;
-    }
+    bk_dyn_log_config(md, t, &ps->log_cfg, ps->min_isr, c, min_isr);
 }
 
 int bk_parts_apply(bk_parts *ps, const bk_md *md)
@@ -707,7 +663,7 @@ int bk_parts_apply(bk_parts *ps, const bk_md *md)
             if (!p && !(mine && !t->deleting))
                 continue;
             if (!computed) {
-                topic_config(ps, t, &cfg, &min_isr);
+                topic_config(ps, md, t, &cfg, &min_isr);
                 computed = true;
             }
             if (!p) {

@@ -83,12 +83,15 @@ struct bk_part {
     bool truncating;      /* must truncate by leader epoch (KIP-101)
                              before fetching */
     size_t nproduces;     /* delayed acks=all produces waiting on it */
-    /* Effective settings: the broker's defaults with the topic's
-     * overrides (/config/topics/<t>) applied. */
+    /* Effective settings: the broker's defaults with the dynamic configs
+     * (topic overrides, /config/brokers/...) applied (broker/dynconfig.h). */
     bk_log_config cfg;
     int min_isr; /* min.insync.replicas */
     /* Delayed fetches waiting for appends here (broker/fetchwait.h). */
     void *waiters;
+    /* The topic's traffic counters (broker/metrics.h), resolved on first
+     * use; NULL until then. */
+    struct bk_mtopic *mtopic;
     bk_part *hnext;       /* hash chain */
     bk_part *prev, *next; /* list of all partitions */
 };
@@ -130,11 +133,11 @@ bk_part *bk_parts_first(const bk_parts *ps);
 size_t bk_parts_count(const bk_parts *ps);
 
 /* Applies a cluster picture: creates logs for partitions assigned to this
- * broker, updates leader/epoch/ISR and the topic's config overrides
- * (segment.bytes, segment.ms, retention.ms, retention.bytes,
- * index.interval.bytes, max.message.bytes, flush.messages, flush.ms,
- * min.insync.replicas; a value that does not parse is logged and
- * ignored), and, when md->complete, deletes the logs of topics that no
+ * broker, updates leader/epoch/ISR and the effective configs (segment.bytes,
+ * segment.ms, retention.ms, retention.bytes, index.interval.bytes,
+ * max.message.bytes, flush.messages, flush.ms, min.insync.replicas: topic
+ * override > dynamic broker config > broker.properties, see
+ * broker/dynconfig.h), and, when md->complete, deletes the logs of topics that no
  * longer exist (or whose partition is gone).
  * Calls on_change for every partition whose state changed or that goes.
  * Returns the number of logs that could not be created (logged). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker/fetcher.h"
+#include "broker/metrics.h"
 #include "broker/zkbroker.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -380,6 +381,7 @@ static void isr_done(bk_loop *loop, void *arg)
         int32_t *isr = malloc(j->nisr * sizeof *isr);
         if (isr) {
             memcpy(isr, j->isr, j->nisr * sizeof *isr);
+            bk_metrics_isr_changed(b->metrics, p->nisr, j->nisr);
             free(p->isr);
             p->isr = isr;
             p->nisr = j->nisr;

@@ -29,6 +29,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "broker/metrics.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/frame.h"
 #include "common/logging.h"
@@ -66,6 +68,7 @@ struct bk_srv {
     uint32_t max_frame;
     bk_srv_handler_fn *handler;
     void *handler_arg;
+    struct bk_metrics *metrics; /* may be NULL */
     bk_conn *conns;
     size_t nconns;
     uint64_t next_id;
@@ -108,9 +111,17 @@ const char *bk_req_peer(const bk_req *req)
     return req->conn ? req->conn->peer : "";
 }
 
+/* Every answered request passes here once (metrics: count, latency). */
+static void req_count(const bk_req *req)
+{
+    bk_metrics_request(req->srv->metrics, req->api_key,
+                       bk_clock_mono_ns() - req->recv_ns);
+}
+
 static void req_done(bk_req *req)
 {
     bk_conn *c = req->conn;
+    req_count(req);
     req->done = true;
     req->abort = NULL;
     if (!c)
@@ -123,7 +134,11 @@ static void req_done(bk_req *req)
 void bk_req_respond(bk_req *req, Brook__Response *resp)
 {
     assert(!req->done);
+    if (resp->header && resp->header->error_code)
+        bk_metrics_request_error(req->srv->metrics, req->api_key,
+                                 resp->header->error_code);
     if (!req->conn) {
+        req_count(req);
         req->done = true;
         return;
     }
@@ -141,6 +156,7 @@ void bk_req_respond(bk_req *req, Brook__Response *resp)
         BK_ERROR(MOD, "cannot encode a %s response for %s: %s",
                  bk_api_name(req->api_key), req->conn->peer, bk_strerror(rc));
         req->done = true;
+        req_count(req);
         conn_close(req->conn, "response encoding failed");
         return;
     }
@@ -163,6 +179,7 @@ void bk_req_no_response(bk_req *req)
 {
     assert(!req->done);
     if (!req->conn) {
+        req_count(req);
         req->done = true;
         return;
     }
@@ -171,8 +188,10 @@ void bk_req_no_response(bk_req *req)
 
 void bk_req_close_conn(bk_req *req, const char *why)
 {
-    if (!req->done)
+    if (!req->done) {
+        req_count(req);
         req->done = true; /* nothing will be sent for it */
+    }
     if (req->conn)
         conn_close(req->conn, why);
 }
@@ -351,6 +370,7 @@ static bk_req *req_new(bk_conn *c)
     r->srv = c->srv;
     r->refs = 1;
     r->recv_ms = bk_loop_now_ms(c->srv->loop);
+    r->recv_ns = bk_clock_mono_ns();
     bk_buf_init(&r->out);
     if (c->tail)
         c->tail->next = r;
@@ -596,6 +616,7 @@ int bk_srv_new(bk_loop *loop, const bk_srv_opts *opts, bk_srv **out)
     srv->max_frame = opts->max_frame ? opts->max_frame : BK_FRAME_DEFAULT_MAX;
     srv->handler = opts->handler;
     srv->handler_arg = opts->handler_arg;
+    srv->metrics = opts->metrics;
     bk_timer_init(&srv->accept_retry, accept_retry, srv);
 
     const char *host = opts->host && opts->host[0] ? opts->host : NULL;

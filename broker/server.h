@@ -68,6 +68,7 @@ struct bk_req {
     int32_t api_version;
     int32_t correlation_id;
     int64_t recv_ms;        /* loop time when it arrived */
+    int64_t recv_ns;        /* monotonic ns when decoded (latency metric) */
     bk_buf out;             /* the response frame once done */
     size_t out_pos;         /* bytes of out already written */
     bool done;              /* answered (or needs no answer) */
@@ -87,6 +88,8 @@ typedef struct bk_srv_opts {
     uint32_t max_frame; /* socket.request.max.bytes */
     bk_srv_handler_fn *handler;
     void *handler_arg;
+    struct bk_metrics *metrics; /* counts requests and latencies (may be
+                                   NULL) */
 } bk_srv_opts;
 
 /* Creates the server and binds + listens (non-blocking).  0, -BK_EIO with

@@ -13,6 +13,7 @@
 
 #include "broker/admin.h"
 #include "broker/controller.h"
+#include "broker/dynconfig.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -34,6 +35,11 @@
 #define MOD          "zookeeper"
 #define SESSION_FILE "zk-session-id"
 #define RETRY_MS     1000
+/* Config change notifications older than this are purged (Kafka's
+ * 15 minutes). */
+#define CHANGE_MAX_AGE_MS (15 * 60 * 1000)
+/* ... checked this often by the active controller. */
+#define PURGE_EVERY_MS (60 * 1000)
 
 /* ------------------------------ string set ------------------------------ */
 
@@ -166,8 +172,19 @@ struct bk_zkb {
     bk_ctrl *ctrl;        /* the controller (runs on the worker) */
     /* Worker: monotonic ms of the next leader-imbalance check. */
     int64_t next_rebalance;
+    /* Worker: monotonic ms of the next purge of old config changes. */
+    int64_t next_purge;
     /* Worker-owned. */
     bk_md *md;
+    /* The last picture a full read replaced, kept until a full read
+     * completes: during read_all its config values stand in for invalid
+     * ones read now (broker/dynconfig.h), also when an earlier attempt
+     * failed half-way.  reading_all: read_all is running. */
+    bk_md *old_md;
+    bool reading_all;
+    /* Sequence number of the last /config/changes notification handled
+     * (-1: none yet). */
+    int64_t last_change;
     strset armed;
     strset marks; /* topics under /admin/delete_topics */
     /* Queue (under mu). */
@@ -179,6 +196,8 @@ struct bk_zkb {
     bool started;
     /* Loop-owned. */
     bool stopping;
+    uint64_t n_connected; /* session events: CONNECTED (metrics) */
+    uint64_t n_expired;   /* ... and EXPIRED */
 };
 
 /* An event from ZooKeeper's thread to the loop. */
@@ -210,25 +229,8 @@ static void push(bk_zkb *z, job *j)
     pthread_mutex_unlock(&z->mu);
 }
 
-/* Blocks for the next job; NULL when told to quit. */
-static job *pop(bk_zkb *z)
-{
-    pthread_mutex_lock(&z->mu);
-    while (!z->head && !z->quit)
-        pthread_cond_wait(&z->cv, &z->mu);
-    job *j = NULL;
-    if (!z->quit) {
-        j = z->head;
-        z->head = j->next;
-        if (!z->head)
-            z->tail = NULL;
-    }
-    pthread_mutex_unlock(&z->mu);
-    return j;
-}
-
-/* pop(), but giving up at the monotonic time due_ms: NULL with *timeout
- * set then (NULL without it: told to quit). */
+/* Blocks for the next job, giving up at the monotonic time due_ms: NULL
+ * with *timeout set then (NULL without it: told to quit). */
 static job *pop_until(bk_zkb *z, int64_t due_ms, bool *timeout)
 {
     *timeout = false;
@@ -343,6 +345,10 @@ static void on_event(bk_loop *loop, void *arg)
         j->type = J_SESSION;
         j->state = e->state;
         BK_INFO(MOD, "session %s", bk_zk_state_name(e->state));
+        if (e->state == BK_ZK_CONNECTED)
+            z->n_connected++;
+        else if (e->state == BK_ZK_EXPIRED)
+            z->n_expired++;
         if (z->o.on_state)
             z->o.on_state(z->o.arg, e->state == BK_ZK_CONNECTED);
     } else {
@@ -447,31 +453,59 @@ static int read_state(bk_zkb *z, const char *topic, int32_t p)
     return rc;
 }
 
-/* /config/topics/<t>: the topic's config overrides (watched, so that a
- * change, e.g. brookctl setting retention.ms, reaches the logs). */
+/* Reads the config entity at path (absent: no pairs) and keeps what
+ * checks out (bk_dyn_sanitize) against the old pairs okeys/ovals, into
+ * *out (empty on entry; freed by the caller, even on failure).  No watch:
+ * changes are announced under /config/changes (read_config_changes). */
+static int read_entity(bk_zkb *z, const char *path, bk_dyn_entity kind,
+                       char *const *okeys, char *const *ovals, size_t nold,
+                       bk_zkc_config *out)
+{
+    bk_buf b = BK_BUF_INIT;
+    int rc = bk_zk_get(z->zk, path, &b, NULL, NULL, NULL);
+    bk_zkc_config in = {0};
+    bool bad = false;
+    if (rc == 0 && b.len > 0) {
+        char err[256];
+        if (bk_zkc_config_decode(b.data, b.len, &in, err, sizeof err) != 0) {
+            BK_WARN(MOD, "%s: %s (ignored; the values before stay)", path,
+                    err);
+            bk_zkc_config_free(&in);
+            bad = true;
+        }
+    } else if (rc != 0 && rc != -BK_ENOENT) {
+        bk_buf_free(&b);
+        return rc;
+    }
+    bk_buf_free(&b);
+    rc = bk_dyn_sanitize(kind, path, bad ? NULL : &in,
+                         (const char *const *)okeys,
+                         (const char *const *)ovals, nold, out);
+    bk_zkc_config_free(&in);
+    return rc < 0 ? rc : 0;
+}
+
+/* The picture whose values an invalid new one falls back to. */
+static const bk_md *prev_md(const bk_zkb *z)
+{
+    return z->reading_all && z->old_md ? z->old_md : z->md;
+}
+
+/* /config/topics/<t>: the topic's config overrides. */
 static int read_topic_config(bk_zkb *z, const char *topic)
 {
     char path[BK_ZKC_PATH_MAX];
     if (bk_zkc_path_topic_config(path, topic) != 0)
         return -BK_EINVAL;
-    bk_buf b = BK_BUF_INIT;
-    int rc = watched_get(z, path, &b, NULL);
+    const bk_md_topic *old = bk_md_topic_find(prev_md(z), topic);
     bk_zkc_config cfg = {0};
-    if (rc == 0) {
-        char err[256];
-        if (b.len > 0 &&
-            bk_zkc_config_decode(b.data, b.len, &cfg, err, sizeof err) != 0) {
-            BK_WARN(MOD, "%s: %s (no overrides applied)", path, err);
-            memset(&cfg, 0, sizeof cfg);
-        }
-    } else if (rc != -BK_ENOENT) {
-        bk_buf_free(&b);
-        return rc;
-    }
-    bk_buf_free(&b);
+    int rc = read_entity(z, path, BK_DYN_TOPIC, old ? old->cfg_keys : NULL,
+                         old ? old->cfg_vals : NULL, old ? old->ncfg : 0,
+                         &cfg);
     const char **keys = calloc(cfg.n ? cfg.n : 1, sizeof *keys);
     const char **vals = calloc(cfg.n ? cfg.n : 1, sizeof *vals);
-    rc = keys && vals ? 0 : -BK_ENOMEM;
+    if (rc == 0 && (!keys || !vals))
+        rc = -BK_ENOMEM;
     for (size_t i = 0; rc == 0 && i < cfg.n; i++) {
         keys[i] = cfg.kv[i].key;
         vals[i] = cfg.kv[i].value;
@@ -484,6 +518,137 @@ static int read_topic_config(bk_zkb *z, const char *topic)
     free(keys);
     free(vals);
     bk_zkc_config_free(&cfg);
+    return rc;
+}
+
+/* /config/brokers/<default> (dflt) or /config/brokers/<our id>: dynamic
+ * broker configs, into md->dyn_default / md->dyn_broker. */
+static int read_broker_entity(bk_zkb *z, bool dflt)
+{
+    char path[BK_ZKC_PATH_MAX], id[16];
+    snprintf(id, sizeof id, "%d", (int)z->o.cfg->broker_id);
+    if (bk_zkc_path_entity_config(path, BK_ZKC_ENTITY_BROKERS,
+                                  dflt ? BK_ZKC_ENTITY_DEFAULT : id) != 0)
+        return -BK_EINVAL;
+    const bk_md_cfg *old =
+        dflt ? &prev_md(z)->dyn_default : &prev_md(z)->dyn_broker;
+    bk_zkc_config cfg = {0};
+    int rc = read_entity(z, path, BK_DYN_BROKER, old->keys, old->vals, old->n,
+                         &cfg);
+    const char **keys = calloc(cfg.n ? cfg.n : 1, sizeof *keys);
+    const char **vals = calloc(cfg.n ? cfg.n : 1, sizeof *vals);
+    if (rc == 0 && (!keys || !vals))
+        rc = -BK_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < cfg.n; i++) {
+        keys[i] = cfg.kv[i].key;
+        vals[i] = cfg.kv[i].value;
+    }
+    if (rc == 0)
+        rc = bk_md_cfg_set(dflt ? &z->md->dyn_default : &z->md->dyn_broker,
+                           keys, vals, cfg.n);
+    free(keys);
+    free(vals);
+    bk_zkc_config_free(&cfg);
+    return rc;
+}
+
+/* The sequence number of a config_change_<seq> child, -1 if malformed. */
+static int64_t change_seq(const char *name)
+{
+    static const char prefix[] = "config_change_";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return -1;
+    const char *d = name + sizeof prefix - 1;
+    int64_t v = 0;
+    if (!*d)
+        return -1;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9' || v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (*d - '0');
+    }
+    return v;
+}
+
+/* Applies the notification naming entity_path ("topics/<t>",
+ * "brokers/<default>", "brokers/<id>") by re-reading that entity. */
+static int apply_change(bk_zkb *z, const char *entity_path)
+{
+    static const char topics[] = BK_ZKC_ENTITY_TOPICS "/";
+    static const char brokers[] = BK_ZKC_ENTITY_BROKERS "/";
+    if (strncmp(entity_path, topics, sizeof topics - 1) == 0) {
+        const char *t = entity_path + sizeof topics - 1;
+        /* A topic not in the picture yet gets its config with its
+         * assignment (read_topic). */
+        return bk_md_topic_find(z->md, t) ? read_topic_config(z, t) : 0;
+    }
+    if (strncmp(entity_path, brokers, sizeof brokers - 1) == 0) {
+        const char *name = entity_path + sizeof brokers - 1;
+        if (strcmp(name, BK_ZKC_ENTITY_DEFAULT) == 0)
+            return read_broker_entity(z, true);
+        int32_t id;
+        if (bk_zkc_parse_id(name, &id) && id == z->o.cfg->broker_id)
+            return read_broker_entity(z, false);
+        return 0; /* another broker's own configs */
+    }
+    BK_DEBUG(MOD, "config change for %s: nothing here applies it",
+             entity_path);
+    return 0;
+}
+
+/* /config/changes (Kafka's ZkConfigManager): the children are watched;
+ * each notification above the last one handled names an entity, which
+ * is read again and applied.  At a full read (initial) every entity is
+ * read anyway, so the notifications present are only counted as handled
+ * (this runs before those reads: a change after it is seen by them or
+ * by the next notification). */
+static int read_config_changes(bk_zkb *z, bool initial)
+{
+    bk_zk_strings names = {0};
+    int rc = watched_children(z, BK_ZKC_CONFIG_CHANGES, &names);
+    if (rc != 0)
+        return rc;
+    /* Sorted by sequence (the names are zero-padded, but do not rely on
+     * it): repeatedly take the smallest one above last_change. */
+    bk_buf b = BK_BUF_INIT;
+    for (;;) {
+        int64_t next = -1;
+        const char *name = NULL;
+        for (size_t i = 0; i < names.n; i++) {
+            int64_t s = change_seq(names.v[i]);
+            if (s > z->last_change && (next < 0 || s < next)) {
+                next = s;
+                name = names.v[i];
+            }
+        }
+        if (!name)
+            break;
+        if (initial) {
+            z->last_change = next;
+            continue;
+        }
+        char path[BK_ZKC_PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", BK_ZKC_CONFIG_CHANGES, name);
+        bk_buf_reset(&b);
+        rc = bk_zk_get(z->zk, path, &b, NULL, NULL, NULL);
+        if (rc == 0) {
+            char ep[BK_ZKC_PATH_MAX], err[256];
+            if (bk_zkc_config_change_decode(b.data, b.len, ep, sizeof ep, err,
+                                            sizeof err) != 0) {
+                BK_WARN(MOD, "%s: %s (ignored)", path, err);
+            } else {
+                BK_INFO(MOD, "config change %s: %s", name, ep);
+                rc = apply_change(z, ep);
+            }
+        } else if (rc == -BK_ENOENT) {
+            rc = 0; /* purged meanwhile: older than anyone cares about */
+        }
+        if (rc != 0)
+            break; /* retried from here (last_change not moved) */
+        z->last_change = next;
+    }
+    bk_buf_free(&b);
+    bk_zk_strings_free(&names);
     return rc;
 }
 
@@ -689,10 +854,25 @@ static int read_all(bk_zkb *z)
         bk_md_free(md);
         return -BK_ENOMEM;
     }
-    bk_md_free(z->md);
+    /* The old picture stays until a read is complete: config values read
+     * now that are invalid fall back to its (broker/dynconfig.h).  After
+     * a failed attempt z->md is a partial picture: the older one stays. */
+    if (z->old_md)
+        bk_md_free(z->md);
+    else
+        z->old_md = z->md;
     z->md = md;
+    z->reading_all = true;
     sset_clear(&z->armed);
-    int rc = read_brokers(z);
+    /* Notifications first (see read_config_changes), then the broker
+     * entities; topic configs come with the topics. */
+    int rc = read_config_changes(z, true);
+    if (rc == 0)
+        rc = read_broker_entity(z, true);
+    if (rc == 0)
+        rc = read_broker_entity(z, false);
+    if (rc == 0)
+        rc = read_brokers(z);
     if (rc == 0)
         rc = read_marks(z);
     if (rc == 0)
@@ -705,8 +885,12 @@ static int read_all(bk_zkb *z)
         rc = read_preferred(z);
     if (rc == 0)
         rc = read_isr_changes(z);
-    if (rc == 0)
+    z->reading_all = false;
+    if (rc == 0) {
         md->complete = true;
+        bk_md_free(z->old_md);
+        z->old_md = NULL;
+    }
     return rc;
 }
 
@@ -735,6 +919,11 @@ static int read_for_path(bk_zkb *z, const char *path)
         sset_del(&z->armed, k);
         return read_isr_changes(z);
     }
+    if (strcmp(path, BK_ZKC_CONFIG_CHANGES) == 0) {
+        key(k, sizeof k, 'c', path);
+        sset_del(&z->armed, k);
+        return read_config_changes(z, false);
+    }
     key(k, sizeof k, 'd', path);
     sset_del(&z->armed, k);
     if (strcmp(path, BK_ZKC_CONTROLLER) == 0)
@@ -743,13 +932,6 @@ static int read_for_path(bk_zkb *z, const char *path)
         return read_preferred(z);
     if (strcmp(path, BK_ZKC_REASSIGN) == 0)
         return watch_reassign(z);
-    static const char configs[] = BK_ZKC_CONFIG_TOPICS "/";
-    if (strncmp(path, configs, sizeof configs - 1) == 0) {
-        const char *t = path + sizeof configs - 1;
-        if (bk_md_topic_find(z->md, t))
-            return read_topic_config(z, t);
-        return 0;
-    }
     if (strncmp(path, topics, sizeof topics - 1) == 0) {
         const char *t = path + sizeof topics - 1;
         const char *slash = strchr(t, '/');
@@ -999,22 +1181,50 @@ static void rebalance_tick(bk_zkb *z)
         post_md(z); /* the states it wrote */
 }
 
-/* The next job, running the periodic rebalance check while waiting. */
+/* Kafka's hygiene: config change notifications older than 15 minutes go.
+ * The active controller does it (a broker that starts reads every config
+ * anyway, so an old notification is never needed). */
+static void purge_tick(bk_zkb *z)
+{
+    if (!bk_ctrl_is_active(z->ctrl))
+        return;
+    int rc = bk_zkd_config_changes_purge(z->zk, bk_clock_wall_ms(),
+                                         CHANGE_MAX_AGE_MS);
+    if (rc < 0)
+        BK_WARN(MOD, "purging old config changes: %s (retrying later)",
+                bk_strerror(rc));
+    else if (rc > 0)
+        BK_INFO(MOD, "purged %d config change notifications", rc);
+}
+
+/* The next job, running the periodic checks (leader rebalance, purge of
+ * old config changes) while waiting. */
 static job *next_job(bk_zkb *z)
 {
     const bk_bcfg *cfg = z->o.cfg;
-    if (!cfg->auto_leader_rebalance)
-        return pop(z);
     int64_t every = cfg->leader_imbalance_check_s * 1000;
-    if (z->next_rebalance == 0)
-        z->next_rebalance = bk_clock_mono_ms() + every;
+    int64_t now = bk_clock_mono_ms();
+    if (cfg->auto_leader_rebalance && z->next_rebalance == 0)
+        z->next_rebalance = now + every;
+    if (z->next_purge == 0)
+        z->next_purge = now + PURGE_EVERY_MS;
     for (;;) {
+        int64_t due = z->next_purge;
+        if (cfg->auto_leader_rebalance && z->next_rebalance < due)
+            due = z->next_rebalance;
         bool timeout;
-        job *j = pop_until(z, z->next_rebalance, &timeout);
+        job *j = pop_until(z, due, &timeout);
         if (!timeout)
             return j;
-        z->next_rebalance = bk_clock_mono_ms() + every;
-        rebalance_tick(z);
+        now = bk_clock_mono_ms();
+        if (cfg->auto_leader_rebalance && now >= z->next_rebalance) {
+            z->next_rebalance = now + every;
+            rebalance_tick(z);
+        }
+        if (now >= z->next_purge) {
+            z->next_purge = now + PURGE_EVERY_MS;
+            purge_tick(z);
+        }
     }
 }
 
@@ -1114,6 +1324,7 @@ int bk_zkb_open(const bk_zkb_opts *o, bk_zkb **out)
     snprintf(z->session_path, sizeof z->session_path, "%s/%s", o->state_dir,
              SESSION_FILE);
     z->prev_session = read_session_file(z->session_path);
+    z->last_change = -1;
     z->boot_session = z->prev_session;
     pthread_mutex_init(&z->mu, NULL);
     pthread_cond_init(&z->cv, NULL);
@@ -1195,6 +1406,13 @@ void bk_zkb_stopping(bk_zkb *z)
     z->stopping = true;
 }
 
+void bk_zkb_session_stats(const bk_zkb *z, uint64_t *connected,
+                          uint64_t *expired)
+{
+    *connected = z->n_connected;
+    *expired = z->n_expired;
+}
+
 void bk_zkb_close(bk_zkb *z)
 {
     if (!z)
@@ -1233,6 +1451,7 @@ void bk_zkb_free(bk_zkb *z)
     assert(!z->started && !z->zk);
     sset_clear(&z->armed);
     sset_clear(&z->marks);
+    bk_md_free(z->old_md);
     bk_md_free(z->md);
     bk_ctrl_free(z->ctrl);
     pthread_mutex_destroy(&z->mu);

@@ -27,6 +27,16 @@
  * its znode is replaced at once instead of waiting out the session
  * timeout.
  *
+ * Dynamic configs (broker/dynconfig.h, Kafka's ZkConfigManager): the
+ * children of /config/changes are watched; each config_change_<seq> above
+ * the last one handled names an entity ("topics/<t>", "brokers/<default>",
+ * "brokers/<id>") that is read again into the picture (values checked,
+ * invalid ones ignored) and posted, so the logs and the controller apply
+ * it.  /config/topics/<t> itself is not watched (one notification per
+ * change, as in Kafka); a full read (start, new session) reads every
+ * entity and counts the notifications present as handled.  The active
+ * controller purges notifications older than 15 minutes (every minute).
+ *
  * Session expiry: the worker opens a new session (retrying), registers
  * again, re-reads everything with fresh watches and posts the new picture.
  * If the id was taken meanwhile by another broker, on_fatal is posted.
@@ -92,6 +102,10 @@ void bk_zkb_close(bk_zkb *z);
 void bk_zkb_free(bk_zkb *z);
 /* Loop thread: from now on ZooKeeper events are dropped. */
 void bk_zkb_stopping(bk_zkb *z);
+/* Loop thread: session events seen so far (metrics): connections (the
+ * first one and every reconnection) and expirations. */
+void bk_zkb_session_stats(const bk_zkb *z, uint64_t *connected,
+                          uint64_t *expired);
 
 /* Loop thread: answer a CreateTopics / DeleteTopics request through
  * ZooKeeper (the request is held until answered). */

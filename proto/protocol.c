@@ -201,7 +201,7 @@ static const struct api_info api_table[BK_API_KEY_MAX + 1] = {
     N(DESCRIBE_ACLS, "DescribeAcls"),
     N(CREATE_ACLS, "CreateAcls"),
     N(DELETE_ACLS, "DeleteAcls"),
-    N(DESCRIBE_CONFIGS, "DescribeConfigs"),
+    S(DESCRIBE_CONFIGS, "DescribeConfigs"),
     N(ALTER_CONFIGS, "AlterConfigs"),
     N(ALTER_REPLICA_LOG_DIRS, "AlterReplicaLogDirs"),
     N(DESCRIBE_LOG_DIRS, "DescribeLogDirs"),

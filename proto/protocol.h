@@ -230,6 +230,16 @@ enum bk_err_code {
 #define BK_BODY_FIELD_BASE     10
 #define BK_BODY_FIELD(api_key) (BK_BODY_FIELD_BASE + (api_key))
 
+/* DescribeConfigs: Kafka's resource types (ConfigResource.Type) and the
+ * config sources (DescribeConfigsResponse.ConfigSource), same numbers. */
+#define BK_RESOURCE_TOPIC  2
+#define BK_RESOURCE_BROKER 4
+#define BK_CFG_SRC_TOPIC          1 /* TOPIC_CONFIG: /config/topics/<t> */
+#define BK_CFG_SRC_DYN_BROKER     2 /* DYNAMIC_BROKER_CONFIG: .../<id> */
+#define BK_CFG_SRC_DYN_DEFAULT    3 /* DYNAMIC_DEFAULT_BROKER_CONFIG */
+#define BK_CFG_SRC_STATIC_BROKER  4 /* STATIC_BROKER_CONFIG: properties */
+#define BK_CFG_SRC_DEFAULT        5 /* DEFAULT_CONFIG: built in */
+
 /* The error's name without prefix ("NOT_LEADER_FOR_PARTITION"); for a code
  * outside BK_ERRCODE_MIN..MAX, "UNKNOWN_ERROR_CODE".  Static string. */
 const char *bk_err_name(int code);

@@ -34,6 +34,7 @@ pick() {
 
 export BROOK_ZK_PORT=$(pick) BROOK_ZK_QUORUM_PORT=$(pick)
 export BROOK_ZK_ELECTION_PORT=$(pick) BROOK_BROKER_PORT=$(pick)
+export BROOK_METRICS_PORT=$(pick)
 export BROOK_RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/bk-quickstart-XXXXXX")
 qs="$top/deploy/quickstart"
 trap '"$qs" stop >/dev/null 2>&1' EXIT
@@ -44,6 +45,10 @@ echo "$out" | sed 's/^/    /'
 [ $rc -eq 0 ] && ok "first start exits 0" || bad "first start exited $rc"
 grep -q "consumed 1000 records from page_views (the 1000 just produced included: 1000)" <<<"$out" &&
     ok "1000 records produced and consumed" || bad "first round trip"
+grep -q "^Status: healthy\|^Status: under-replicated" <<<"$out" &&
+    ok "cluster status runs and finds nothing offline" || bad "cluster status"
+grep -q "metric samples on http://127.0.0.1:$BROOK_METRICS_PORT/metrics" <<<"$out" &&
+    ok "broker 1 serves metrics" || bad "metrics"
 
 out=$("$qs" 2>&1)
 rc=$?

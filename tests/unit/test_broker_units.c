@@ -818,10 +818,886 @@ static CU_TestInfo misc_tests[] = {
     CU_TEST_INFO_NULL,
 };
 
+static void register_metrics_suite(void);
+static void register_dynconfig_suite(void);
+
 void bk_test_register(void)
 {
     /* BK_DEBUG=1 shows the server's debug lines while hunting a failure. */
     bk_logging_set_level(getenv("BK_DEBUG") ? BK_LVL_DEBUG : BK_LVL_ERROR);
     bk_test_add_suite("brokercfg", cfg_tests);
     bk_test_add_suite("broker-modules", misc_tests);
+    register_metrics_suite();
+    register_dynconfig_suite();
+}
+
+/* ------------------------------- metrics -------------------------------
+ * broker/metrics (issue #6): the registry's exposition text, the record
+ * counter of fetched batches, the metrics.listener key, the HTTP request
+ * parser (table + fuzz: never reads out of bounds, decisions are stable
+ * as more bytes arrive) and the endpoint on a real loop (statuses, sizes,
+ * timeouts). */
+
+#include <fcntl.h>
+
+#include "broker/broker.h"
+#include "broker/metrics.h"
+
+static void test_metrics_registry(void)
+{
+    bk_mreg *r = bk_mreg_new();
+    CU_ASSERT_FATAL(r != NULL);
+    static const char *const ln[1] = {"topic"};
+    static const double bounds[2] = {0.5, 2};
+    bk_mfam *c = bk_mreg_family(r, BK_M_COUNTER, "t_bytes_total",
+                                "Bytes \\ in\nline two", ln, 1, NULL, 0);
+    bk_mfam *g =
+        bk_mreg_family(r, BK_M_GAUGE, "t_gauge", "A gauge.", NULL, 0, NULL, 0);
+    bk_mfam *h = bk_mreg_family(r, BK_M_HISTOGRAM, "t_seconds", "Latency.", ln,
+                                1, bounds, 2);
+    CU_ASSERT_FATAL(c && g && h);
+    const char *odd[1] = {"a\"b\\c\nd"};
+    const char *plain[1] = {"x"};
+    bk_mser *s1 = bk_mfam_series(c, plain);
+    bk_mser *s2 = bk_mfam_series(c, odd);
+    CU_ASSERT_PTR_EQUAL(bk_mfam_series(c, plain), s1); /* found, not new */
+    bk_mser_add(s1, 5);
+    bk_mser_add(s1, 7);
+    bk_mser_add(s2, 18446744073709551615ULL); /* exact, not a double */
+    bk_mser_set(bk_mfam_series(g, NULL), 0.25);
+    bk_mser *hs = bk_mfam_series(h, plain);
+    bk_mser_observe(hs, 0.1);
+    bk_mser_observe(hs, 0.5); /* le is inclusive */
+    bk_mser_observe(hs, 1);
+    bk_mser_observe(hs, 100);
+    bk_buf out = BK_BUF_INIT;
+    CU_ASSERT_EQUAL(bk_mreg_render(r, &out), 0);
+    bk_buf_put_u8(&out, 0);
+    const char *want =
+        "# HELP t_bytes_total Bytes \\\\ in\\nline two\n"
+        "# TYPE t_bytes_total counter\n"
+        "t_bytes_total{topic=\"x\"} 12\n"
+        "t_bytes_total{topic=\"a\\\"b\\\\c\\nd\"} 18446744073709551615\n"
+        "# HELP t_gauge A gauge.\n"
+        "# TYPE t_gauge gauge\n"
+        "t_gauge 0.25\n"
+        "# HELP t_seconds Latency.\n"
+        "# TYPE t_seconds histogram\n"
+        "t_seconds_bucket{topic=\"x\",le=\"0.5\"} 2\n"
+        "t_seconds_bucket{topic=\"x\",le=\"2\"} 3\n"
+        "t_seconds_bucket{topic=\"x\",le=\"+Inf\"} 4\n"
+        "t_seconds_sum{topic=\"x\"} 101.6\n"
+        "t_seconds_count{topic=\"x\"} 4\n";
+    CU_ASSERT_STRING_EQUAL((char *)out.data, want);
+    /* A removed series is gone from the text. */
+    bk_mser_remove(s2);
+    bk_buf_reset(&out);
+    CU_ASSERT_EQUAL(bk_mreg_render(r, &out), 0);
+    bk_buf_put_u8(&out, 0);
+    CU_ASSERT_PTR_NULL(strstr((char *)out.data, "a\\\"b"));
+    CU_ASSERT_PTR_NOT_NULL(strstr((char *)out.data, "{topic=\"x\"} 12\n"));
+    bk_buf_free(&out);
+    bk_mreg_free(r);
+}
+
+static void test_metrics_count_records(void)
+{
+    bk_batch_builder b;
+    bk_buf out = BK_BUF_INIT;
+    CU_ASSERT_FATAL(bk_batch_builder_init(&b, BK_CODEC_NONE) == 0);
+    for (int n = 3; n <= 5; n += 2) {
+        for (int i = 0; i < n; i++) {
+            bk_record rec = {"k", 1, "value", 5, 1000 + i, NULL, 0};
+            CU_ASSERT_FATAL(bk_batch_builder_add(&b, &rec) == 0);
+        }
+        CU_ASSERT_FATAL(bk_batch_builder_finish(&b, &out) == 0);
+        bk_batch_builder_reset(&b);
+    }
+    bk_batch_builder_free(&b);
+    CU_ASSERT_EQUAL(bk_metrics_count_records(out.data, out.len), 8);
+    /* A torn last batch (a fetch cut at its limit) is not counted. */
+    CU_ASSERT_EQUAL(bk_metrics_count_records(out.data, out.len - 1), 3);
+    CU_ASSERT_EQUAL(bk_metrics_count_records(out.data, 60), 0);
+    uint8_t junk[200];
+    memset(junk, 0xff, sizeof junk);
+    CU_ASSERT_EQUAL(bk_metrics_count_records(junk, sizeof junk), 0);
+    bk_buf_free(&out);
+}
+
+static void test_metrics_cfg(void)
+{
+    bk_bcfg c;
+    bk_buf e = BK_BUF_INIT;
+    CU_ASSERT_EQUAL(
+        load("broker.id=1\nzookeeper.connect=z:1\n", NULL, 0, &c, &e), 0);
+    CU_ASSERT_FALSE(c.metrics_enabled);
+    bk_bcfg_free(&c);
+    CU_ASSERT_EQUAL(load("broker.id=1\nzookeeper.connect=z:1\n"
+                         "metrics.listener=127.0.0.1:9404\n",
+                         NULL, 0, &c, &e),
+                    0);
+    CU_ASSERT(c.metrics_enabled);
+    CU_ASSERT_STRING_EQUAL(c.metrics_host, "127.0.0.1");
+    CU_ASSERT_EQUAL(c.metrics_port, 9404);
+    bk_bcfg_free(&c);
+    CU_ASSERT_EQUAL(load("broker.id=1\nzookeeper.connect=z:1\n"
+                         "metrics.listener=[::1]:0\n",
+                         NULL, 0, &c, &e),
+                    0);
+    CU_ASSERT(c.metrics_enabled);
+    CU_ASSERT_STRING_EQUAL(c.metrics_host, "::1");
+    bk_bcfg_free(&c);
+    const char *bad[] = {
+        "http://127.0.0.1:9404", "localhost", "h:99999", "h:1,g:2", "h:x",
+        "127.0.0.1:9092"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "broker.id=1\nzookeeper.connect=z:1\n"
+                 "listeners=PLAINTEXT://127.0.0.1:9092\nmetrics.listener=%s\n",
+                 bad[i]);
+        CU_ASSERT_EQUAL(load(text, NULL, 0, &c, &e), -BK_ECONFIG);
+        CU_ASSERT_PTR_NOT_NULL(
+            strstr((char *)e.data, "b.properties:4: metrics.listener"));
+        bk_bcfg_free(&c);
+    }
+    bk_buf_free(&e);
+}
+
+static int parse_str(const char *s, bk_mhttp_req *r)
+{
+    return bk_mhttp_parse((const uint8_t *)s, strlen(s), r);
+}
+
+static void test_metrics_parse(void)
+{
+    static const struct {
+        const char *req;
+        int rc, status;
+        bool head;
+    } cases[] = {
+        {"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 0, 200, false},
+        {"GET /metrics HTTP/1.0\r\n\r\n", 0, 200, false},
+        {"GET /metrics?x=1 HTTP/1.1\nAccept: */*\n\n", 0, 200, false},
+        {"GET http://h:9404/metrics HTTP/1.1\r\n\r\n", 0, 200, false},
+        {"HEAD /metrics HTTP/1.1\r\n\r\n", 0, 200, true},
+        {"POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\n", 0, 405, false},
+        {"DELETE /metrics HTTP/1.1\r\n\r\n", 0, 405, false},
+        {"GET / HTTP/1.1\r\n\r\n", 0, 404, false},
+        {"GET /metricsx HTTP/1.1\r\n\r\n", 0, 404, false},
+        {"GET /metrics HTTP/2.0\r\n\r\n", 0, 505, false},
+        {"GET /metrics HTTP/1.1 x\r\n", 0, 400, false},
+        {"GET  /metrics HTTP/1.1\r\n", 0, 400, false},
+        {"GET /metrics\r\n", 0, 400, false},
+        {"\r\n\r\n", 0, 400, false},
+        {"\x16\x03\x01\x02", 0, 400, false}, /* a TLS hello */
+        {"GET /metrics HTTP/1.1\r\nNoColon\r\n\r\n", 0, 400, false},
+        {"GET /metrics HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", 0, 400, false},
+        {"GET /metrics HTTP/1.1\r\nA: b\x01\r\n\r\n", 0, 400, false},
+        {"GET /metrics HTTP/1.1\r\nHost: x\r\n", BK_AGAIN, 0, false},
+        {"GET /metr", BK_AGAIN, 0, false},
+        {"", BK_AGAIN, 0, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bk_mhttp_req r;
+        int rc = parse_str(cases[i].req, &r);
+        CU_ASSERT_EQUAL(rc, cases[i].rc);
+        if (rc != cases[i].rc)
+            fprintf(stderr, "case %zu: rc %d\n", i, rc);
+        if (rc == 0) {
+            CU_ASSERT_EQUAL(r.status, cases[i].status);
+            if (r.status != cases[i].status)
+                fprintf(stderr, "case %zu: status %d\n", i, r.status);
+            CU_ASSERT_EQUAL(r.head, cases[i].head);
+            CU_ASSERT(r.consumed <= strlen(cases[i].req));
+        }
+    }
+    /* A head that never ends: 431 once the buffer is full. */
+    static uint8_t big[BK_MHTTP_MAX_REQUEST + 100];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "GET /metrics HTTP/1.1\r\nX: ", 26);
+    bk_mhttp_req r;
+    CU_ASSERT_EQUAL(bk_mhttp_parse(big, BK_MHTTP_MAX_REQUEST - 1, &r),
+                    BK_AGAIN);
+    CU_ASSERT_EQUAL(bk_mhttp_parse(big, BK_MHTTP_MAX_REQUEST, &r), 0);
+    CU_ASSERT_EQUAL(r.status, 431);
+    CU_ASSERT_EQUAL(bk_mhttp_parse(big, sizeof big, &r), 0);
+    CU_ASSERT_EQUAL(r.status, 431);
+}
+
+/* Random bytes, mutated valid requests and every split point: the parser
+ * returns BK_AGAIN or a status from its list, consumes no more than it was
+ * given, and once it decided on a prefix, more bytes do not change the
+ * decision.  Heap copies of the exact size let ASan catch any read past
+ * the end. */
+static void test_metrics_parse_fuzz(void)
+{
+    static const char *seeds[] = {
+        "GET /metrics HTTP/1.1\r\nHost: a\r\nAccept: text/plain\r\n\r\n",
+        "HEAD /metrics?q HTTP/1.0\n\n",
+        "POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+    };
+    unsigned long seed = bk_test_seed;
+    int rounds = bk_test_long ? 200000 : 20000;
+    for (int it = 0; it < rounds; it++) {
+        uint8_t tmp[600];
+        size_t n;
+        seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+        unsigned kind = (unsigned)(seed >> 33) % 3;
+        if (kind == 0) {
+            n = (size_t)(seed >> 40) % sizeof tmp;
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+                tmp[i] = (uint8_t)(seed >> 56);
+            }
+        } else {
+            const char *s = seeds[(seed >> 20) % 3];
+            n = strlen(s);
+            memcpy(tmp, s, n);
+            int flips = 1 + (int)((seed >> 45) % 4);
+            for (int f = 0; f < flips; f++) {
+                seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+                size_t at = (size_t)(seed >> 35) % n;
+                static const uint8_t pick[] = {'\r', '\n', ' ', ':', 0,
+                                               0x7f, 'A',  '/', '?'};
+                tmp[at] = kind == 1 ? (uint8_t)(seed >> 56)
+                                    : pick[(seed >> 50) % sizeof pick];
+            }
+        }
+        uint8_t *heap = malloc(n ? n : 1);
+        CU_ASSERT_FATAL(heap != NULL);
+        memcpy(heap, tmp, n);
+        bk_mhttp_req full;
+        int frc = bk_mhttp_parse(heap, n, &full);
+        CU_ASSERT(frc == 0 || frc == BK_AGAIN);
+        if (frc == 0) {
+            CU_ASSERT(full.status == 200 || full.status == 400 ||
+                      full.status == 404 || full.status == 405 ||
+                      full.status == 505);
+            CU_ASSERT(full.consumed <= n);
+        }
+        /* A random prefix, also exactly sized. */
+        seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+        size_t k = n ? (size_t)(seed >> 33) % (n + 1) : 0;
+        uint8_t *pre = malloc(k ? k : 1);
+        CU_ASSERT_FATAL(pre != NULL);
+        memcpy(pre, heap, k);
+        bk_mhttp_req part;
+        int prc = bk_mhttp_parse(pre, k, &part);
+        CU_ASSERT(prc == 0 || prc == BK_AGAIN);
+        if (prc == 0) {
+            CU_ASSERT_EQUAL(frc, 0);
+            CU_ASSERT_EQUAL(part.status, full.status);
+            CU_ASSERT_EQUAL(part.head, full.head);
+        }
+        free(pre);
+        free(heap);
+    }
+}
+
+/* ---- the endpoint on a real loop ---- */
+
+static int mx_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Runs the loop until the server closes fd (EOF) or max_ms pass; the
+ * answer goes to out (NUL-terminated).  Returns its length, -1 on
+ * timeout. */
+static long mx_collect(bk_loop *loop, int fd, char *out, size_t cap, int max_ms)
+{
+    size_t n = 0;
+    int64_t t0 = bk_clock_mono_ms();
+    while (bk_clock_mono_ms() - t0 < max_ms) {
+        bk_loop_run_once(loop, 5);
+        for (;;) {
+            ssize_t r = recv(fd, out + n, cap - 1 - n, MSG_DONTWAIT);
+            if (r > 0) {
+                n += (size_t)r;
+                if (n == cap - 1)
+                    return -1;
+                continue;
+            }
+            if (r == 0) {
+                out[n] = '\0';
+                return (long)n;
+            }
+            if (errno == ECONNRESET)
+                return -1;
+            break;
+        }
+    }
+    out[n] = '\0';
+    return -1;
+}
+
+static long mx_exchange(bk_loop *loop, int port, const void *req, size_t len,
+                        char *out, size_t cap)
+{
+    int fd = mx_connect(port);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+    long n = mx_collect(loop, fd, out, cap, 3000);
+    close(fd);
+    return n;
+}
+
+static void test_metrics_http(void)
+{
+    static bk_broker b;
+    memset(&b, 0, sizeof b);
+    b.loop = bk_loop_new();
+    CU_ASSERT_FATAL(b.loop != NULL);
+    bk_metrics *m = bk_metrics_new(&b);
+    CU_ASSERT_FATAL(m != NULL);
+    CU_ASSERT_EQUAL(bk_metrics_listen(m, "127.0.0.1", 0), 0);
+    int port = bk_metrics_port(m);
+    CU_ASSERT_FATAL(port > 0);
+    static char out[1 << 20];
+
+    bk_metrics_request(m, BK_API_PRODUCE, 3000000); /* 3 ms */
+    bk_metrics_request(m, 9999, 1);                 /* unknown key */
+    bk_metrics_request_error(m, BK_API_FETCH, BK_ERR_NOT_LEADER_FOR_PARTITION);
+    const char *get = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+    long n = mx_exchange(b.loop, port, get, strlen(get), out, sizeof out);
+    CU_ASSERT(n > 0);
+    CU_ASSERT(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(out, "\r\nContent-Type: text/plain; version=0.0.4"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\r\nConnection: close\r\n"));
+    const char *body = strstr(out, "\r\n\r\n");
+    CU_ASSERT_FATAL(body != NULL);
+    body += 4;
+    const char *cl = strstr(out, "Content-Length: ");
+    CU_ASSERT_FATAL(cl != NULL);
+    CU_ASSERT_EQUAL(strtol(cl + 16, NULL, 10), (long)strlen(body));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(body, "brook_requests_total{api=\"Produce\"} 1\n"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(body, "brook_requests_total{api=\"UnknownApi\"} 1\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(
+        body, "brook_request_latency_seconds_bucket{api=\"Produce\",le=\"0."
+              "0025\"} 0\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(
+        body, "brook_request_latency_seconds_bucket{api=\"Produce\",le=\"0."
+              "005\"} 1\n"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(body, "brook_request_errors_total{api=\"Fetch\",error=\"NOT_"
+                     "LEADER_FOR_PARTITION\"} 1\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(body, "# TYPE brook_partitions gauge\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(body, "brook_zookeeper_session_state 0\n"));
+
+    /* HEAD: the headers only. */
+    const char *head = "HEAD /metrics HTTP/1.1\r\n\r\n";
+    n = mx_exchange(b.loop, port, head, strlen(head), out, sizeof out);
+    CU_ASSERT(n > 0 && strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+    CU_ASSERT(n > 4 && strcmp(out + n - 4, "\r\n\r\n") == 0);
+
+    static const struct {
+        const char *req;
+        const char *status;
+    } bad[] = {
+        {"POST /metrics HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd",
+         "HTTP/1.1 405 "},
+        {"GET /nope HTTP/1.1\r\n\r\n", "HTTP/1.1 404 "},
+        {"\x00\x01\x02garbage", "HTTP/1.1 400 "},
+        {"GET /metrics HTTP/3.0\r\n\r\n", "HTTP/1.1 505 "},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t len = i == 2 ? 10 : strlen(bad[i].req);
+        n = mx_exchange(b.loop, port, bad[i].req, len, out, sizeof out);
+        CU_ASSERT(n > 0);
+        CU_ASSERT(strncmp(out, bad[i].status, strlen(bad[i].status)) == 0);
+        if (i == 0)
+            CU_ASSERT_PTR_NOT_NULL(strstr(out, "\r\nAllow: GET, HEAD\r\n"));
+    }
+    /* A header larger than the buffer: 431, and the rest is drained (no
+     * reset eats the answer). */
+    static char huge[64 * 1024];
+    memset(huge, 'x', sizeof huge);
+    memcpy(huge, "GET /metrics HTTP/1.1\r\nX-Big: ", 30);
+    int fd = mx_connect(port);
+    CU_ASSERT_FATAL(fd >= 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    size_t sent = 0;
+    int64_t t0 = bk_clock_mono_ms();
+    while (sent < sizeof huge && bk_clock_mono_ms() - t0 < 3000) {
+        ssize_t w = send(fd, huge + sent, sizeof huge - sent, MSG_NOSIGNAL);
+        if (w > 0)
+            sent += (size_t)w;
+        else if (w < 0 && errno != EAGAIN)
+            break;
+        bk_loop_run_once(b.loop, 1);
+    }
+    n = mx_collect(b.loop, fd, out, sizeof out, 3000);
+    CU_ASSERT(n > 0 && strncmp(out, "HTTP/1.1 431 ", 13) == 0);
+    close(fd);
+
+    /* Slow clients are cut off: 408 after the idle timeout. */
+    bk_metrics_set_idle_ms(m, 200);
+    fd = mx_connect(port);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(send(fd, "GET /met", 8, MSG_NOSIGNAL), 8);
+    t0 = bk_clock_mono_ms();
+    n = mx_collect(b.loop, fd, out, sizeof out, 3000);
+    int64_t took = bk_clock_mono_ms() - t0;
+    CU_ASSERT(n > 0 && strncmp(out, "HTTP/1.1 408 ", 13) == 0);
+    CU_ASSERT(took >= 150 && took < 2000);
+    close(fd);
+    /* A client that connects and vanishes, and one that half-closes after
+     * its request (it still gets the answer). */
+    fd = mx_connect(port);
+    close(fd);
+    fd = mx_connect(port);
+    CU_ASSERT_EQUAL(send(fd, get, strlen(get), MSG_NOSIGNAL),
+                    (ssize_t)strlen(get));
+    shutdown(fd, SHUT_WR);
+    n = mx_collect(b.loop, fd, out, sizeof out, 3000);
+    CU_ASSERT(n > 0 && strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+    close(fd);
+    /* Many clients at once, each answered. */
+    int fds[50];
+    for (int i = 0; i < 50; i++) {
+        fds[i] = mx_connect(port);
+        CU_ASSERT_FATAL(fds[i] >= 0);
+        CU_ASSERT_EQUAL(send(fds[i], get, strlen(get), MSG_NOSIGNAL),
+                        (ssize_t)strlen(get));
+    }
+    for (int i = 0; i < 50; i++) {
+        n = mx_collect(b.loop, fds[i], out, sizeof out, 3000);
+        CU_ASSERT(n > 0 && strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+        close(fds[i]);
+    }
+    /* Counted: the scrapes and the refusals. */
+    n = mx_exchange(b.loop, port, get, strlen(get), out, sizeof out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "brook_metrics_scrapes_total 53\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "brook_metrics_bad_requests_total 7\n"));
+    bk_metrics_free(m);
+    bk_loop_free(b.loop);
+}
+
+static CU_TestInfo metrics_tests[] = {
+    {"registry: exposition text, escaping, histograms", test_metrics_registry},
+    {"records counted from batch headers", test_metrics_count_records},
+    {"metrics.listener key", test_metrics_cfg},
+    {"HTTP request parser", test_metrics_parse},
+    {"HTTP request parser fuzzed", test_metrics_parse_fuzz},
+    {"endpoint: statuses, limits, timeouts, many clients", test_metrics_http},
+    CU_TEST_INFO_NULL,
+};
+
+static void register_metrics_suite(void)
+{
+    bk_test_add_suite("metrics", metrics_tests);
+}
+
+/* ------------------------------ dynconfig ------------------------------ */
+/* broker/dynconfig (issue #6): the static layer from broker.properties,
+ * the precedence topic > this broker's dynamic > cluster default >
+ * static > built in (Kafka's DescribeConfigs sources 1-5), the checks on
+ * values read from ZooKeeper (an invalid one keeps the old value), and
+ * the log settings and unclean flag the broker applies. */
+
+#include "broker/dynconfig.h"
+#include "coordinator/zkcodec.h"
+
+static void dyn_load(const char *extra, bk_bcfg *c)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "broker.id=1\nzookeeper.connect=z:2181\n%s",
+             extra);
+    bk_buf e = BK_BUF_INIT;
+    CU_ASSERT_EQUAL_FATAL(load(text, NULL, 0, c, &e), 0);
+    bk_buf_free(&e);
+}
+
+/* The static layer's entry of topic_key. */
+static const bk_dyn_value *dyn_static_of(const bk_dyn_static *st,
+                                         const char *topic_key, bk_dyn_value *v)
+{
+    bk_dyn_value l[5];
+    size_t n = bk_dyn_layers(NULL, NULL, st, topic_key, l);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    *v = l[0];
+    return v;
+}
+
+static void test_dyn_static(void)
+{
+    bk_bcfg c;
+    dyn_load("log.retention.hours=48\nmessage.max.bytes=2000000\n"
+             "unclean.leader.election.enable=true\nlog.roll.ms=1000\n",
+             &c);
+    bk_dyn_static st;
+    bk_dyn_static_from_bcfg(&c, &st);
+    size_t nd;
+    bk_dyn_cfg_defs(&nd);
+    CU_ASSERT_EQUAL(st.n, nd);
+    bk_dyn_value v;
+    /* Set through a synonym of another unit: still "set" (4). */
+    dyn_static_of(&st, "retention.ms", &v);
+    CU_ASSERT_STRING_EQUAL(v.value, "172800000");
+    CU_ASSERT_STRING_EQUAL(v.name, "log.retention.ms");
+    CU_ASSERT_EQUAL(v.source, BK_CFG_SRC_STATIC_BROKER);
+    dyn_static_of(&st, "max.message.bytes", &v);
+    CU_ASSERT_STRING_EQUAL(v.value, "2000000");
+    CU_ASSERT_STRING_EQUAL(v.name, "message.max.bytes");
+    CU_ASSERT_EQUAL(v.source, BK_CFG_SRC_STATIC_BROKER);
+    dyn_static_of(&st, "segment.ms", &v);
+    CU_ASSERT_STRING_EQUAL(v.value, "1000");
+    CU_ASSERT_EQUAL(v.source, BK_CFG_SRC_STATIC_BROKER);
+    dyn_static_of(&st, "unclean.leader.election.enable", &v);
+    CU_ASSERT_STRING_EQUAL(v.value, "true");
+    /* Not set: built in (5), Kafka's values. */
+    dyn_static_of(&st, "segment.bytes", &v);
+    CU_ASSERT_STRING_EQUAL(v.value, "1073741824");
+    CU_ASSERT_EQUAL(v.source, BK_CFG_SRC_DEFAULT);
+    dyn_static_of(&st, "flush.messages", &v);
+    CU_ASSERT_STRING_EQUAL(v.value, "9223372036854775807");
+    CU_ASSERT_EQUAL(v.source, BK_CFG_SRC_DEFAULT);
+    dyn_static_of(&st, "retention.bytes", &v);
+    CU_ASSERT_STRING_EQUAL(v.value, "-1");
+    dyn_static_of(&st, "min.insync.replicas", &v);
+    CU_ASSERT_STRING_EQUAL(v.value, "1");
+    CU_ASSERT_EQUAL(v.source, BK_CFG_SRC_DEFAULT);
+    /* Not a dynamic key. */
+    bk_dyn_value l[5];
+    CU_ASSERT_EQUAL(bk_dyn_layers(NULL, NULL, &st, "cleanup.policy", l), 0);
+    CU_ASSERT_EQUAL(bk_dyn_layers(NULL, NULL, &st, "log.retention.ms", l), 0);
+    bk_bcfg_free(&c);
+}
+
+/* A picture with topic "t" and the given layers (NULL: not set). */
+static bk_md *dyn_md(const char *topic_ret, const char *broker_ret,
+                     const char *default_ret)
+{
+    bk_md *md = bk_md_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(md);
+    int32_t r[] = {1, 2, 3};
+    int32_t *reps[] = {r};
+    size_t nrep[] = {3};
+    CU_ASSERT_EQUAL_FATAL(bk_md_set_topic(md, "t", 1, reps, nrep), 0);
+    if (topic_ret)
+        CU_ASSERT_EQUAL_FATAL(
+            bk_md_set_topic_config(md, "t", (const char *[]){"retention.ms"},
+                                   (const char *[]){topic_ret}, 1),
+            0);
+    if (broker_ret)
+        CU_ASSERT_EQUAL_FATAL(
+            bk_md_cfg_set(&md->dyn_broker, (const char *[]){"log.retention.ms"},
+                          (const char *[]){broker_ret}, 1),
+            0);
+    if (default_ret)
+        CU_ASSERT_EQUAL_FATAL(
+            bk_md_cfg_set(
+                &md->dyn_default,
+                (const char *[]){"log.retention.ms", "message.max.bytes"},
+                (const char *[]){default_ret, "5000"}, 2),
+            0);
+    return md;
+}
+
+static void test_dyn_precedence(void)
+{
+    bk_bcfg c;
+    dyn_load("log.retention.ms=100\n", &c);
+    bk_dyn_static st;
+    bk_dyn_static_from_bcfg(&c, &st);
+    struct {
+        const char *topic, *broker, *dflt; /* layers set */
+        const char *want;
+        int src;
+        size_t nlayers;
+    } cases[] = {
+        {"3000", "2000", "1000", "3000", BK_CFG_SRC_TOPIC, 4},
+        {NULL, "2000", "1000", "2000", BK_CFG_SRC_DYN_BROKER, 3},
+        {NULL, NULL, "1000", "1000", BK_CFG_SRC_DYN_DEFAULT, 2},
+        {"3000", NULL, "1000", "3000", BK_CFG_SRC_TOPIC, 3},
+        {"3000", NULL, NULL, "3000", BK_CFG_SRC_TOPIC, 2},
+        {NULL, NULL, NULL, "100", BK_CFG_SRC_STATIC_BROKER, 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        bk_md *md = dyn_md(cases[k].topic, cases[k].broker, cases[k].dflt);
+        const bk_md_topic *t = bk_md_topic_find(md, "t");
+        bk_dyn_value l[5];
+        size_t n = bk_dyn_layers(md, t, &st, "retention.ms", l);
+        CU_ASSERT_EQUAL(n, cases[k].nlayers);
+        CU_ASSERT_STRING_EQUAL(l[0].value, cases[k].want);
+        CU_ASSERT_EQUAL(l[0].source, cases[k].src);
+        /* Sources strictly increase down the layers; the last is static. */
+        for (size_t i = 1; i < n; i++)
+            CU_ASSERT(l[i].source > l[i - 1].source);
+        CU_ASSERT_EQUAL(l[n - 1].source, BK_CFG_SRC_STATIC_BROKER);
+        CU_ASSERT_STRING_EQUAL(l[n - 1].value, "100");
+        /* Layer names: the topic's key, else the broker synonym. */
+        CU_ASSERT_STRING_EQUAL(l[0].name, cases[k].src == BK_CFG_SRC_TOPIC
+                                              ? "retention.ms"
+                                              : "log.retention.ms");
+        int src = -1;
+        const char *v = bk_dyn_lookup(md, t, "retention.ms", &src);
+        if (cases[k].src == BK_CFG_SRC_STATIC_BROKER) {
+            CU_ASSERT_PTR_NULL(v);
+            CU_ASSERT_EQUAL(src, 0);
+        } else {
+            CU_ASSERT_PTR_NOT_NULL(v);
+            if (v)
+                CU_ASSERT_STRING_EQUAL(v, cases[k].want);
+            CU_ASSERT_EQUAL(src, cases[k].src);
+        }
+        /* Without the topic (a BROKER resource): no topic layer. */
+        n = bk_dyn_layers(md, NULL, &st, "retention.ms", l);
+        CU_ASSERT_NOT_EQUAL(l[0].source, BK_CFG_SRC_TOPIC);
+        /* The picture's copy carries the broker layers. */
+        bk_md *cp = bk_md_clone(md);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(cp);
+        bk_dyn_value l2[5];
+        CU_ASSERT_EQUAL(bk_dyn_layers(cp, bk_md_topic_find(cp, "t"), &st,
+                                      "retention.ms", l2),
+                        cases[k].nlayers);
+        CU_ASSERT_STRING_EQUAL(l2[0].value, cases[k].want);
+        bk_md_free(cp);
+        bk_md_free(md);
+    }
+    /* Another key of the default entity. */
+    bk_md *md = dyn_md(NULL, NULL, "1");
+    bk_dyn_value l[5];
+    CU_ASSERT_EQUAL(bk_dyn_layers(md, bk_md_topic_find(md, "t"), &st,
+                                  "max.message.bytes", l),
+                    2);
+    CU_ASSERT_STRING_EQUAL(l[0].value, "5000");
+    CU_ASSERT_STRING_EQUAL(l[0].name, "message.max.bytes");
+    CU_ASSERT_EQUAL(l[0].source, BK_CFG_SRC_DYN_DEFAULT);
+    bk_md_free(md);
+    bk_bcfg_free(&c);
+}
+
+static void test_dyn_apply(void)
+{
+    bk_log_config base, out;
+    bk_log_config_default(&base);
+    bk_md *md = bk_md_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(md);
+    int32_t r[] = {1};
+    int32_t *reps[] = {r};
+    size_t nrep[] = {1};
+    CU_ASSERT_EQUAL_FATAL(bk_md_set_topic(md, "t", 1, reps, nrep), 0);
+    int misr = 0;
+    /* Nothing dynamic: the base as is. */
+    bk_dyn_log_config(md, bk_md_topic_find(md, "t"), &base, 2, &out, &misr);
+    CU_ASSERT_EQUAL(memcmp(&out, &base, sizeof out), 0);
+    CU_ASSERT_EQUAL(misr, 2);
+    CU_ASSERT_EQUAL_FATAL(
+        bk_md_cfg_set(&md->dyn_default,
+                      (const char *[]){"log.retention.ms", "log.segment.bytes",
+                                       "min.insync.replicas",
+                                       "log.flush.interval.messages",
+                                       "log.flush.interval.ms",
+                                       "log.retention.bytes", "log.roll.ms"},
+                      (const char *[]){"60000", "4096", "3", "0",
+                                       "9223372036854775807", "-7", "500"},
+                      7),
+        0);
+    CU_ASSERT_EQUAL_FATAL(
+        bk_md_set_topic_config(
+            md, "t",
+            (const char *[]){"max.message.bytes", "min.insync.replicas",
+                             "index.interval.bytes", "cleanup.policy"},
+            (const char *[]){"2048", "2", "128", "delete"}, 4),
+        0);
+    const bk_md_topic *t = bk_md_topic_find(md, "t");
+    bk_dyn_log_config(md, t, &base, 1, &out, &misr);
+    CU_ASSERT_EQUAL(out.retention_ms, 60000);
+    CU_ASSERT_EQUAL(out.segment_bytes, 4096);
+    CU_ASSERT_EQUAL(out.segment_ms, 500);
+    CU_ASSERT_EQUAL(out.max_message_bytes, 2048);
+    CU_ASSERT_EQUAL(out.index_interval_bytes, 128);
+    CU_ASSERT_EQUAL(out.flush_messages, 1);   /* Kafka's 0: every append */
+    CU_ASSERT_EQUAL(out.flush_ms, -1);        /* Long.MAX_VALUE: never */
+    CU_ASSERT_EQUAL(out.retention_bytes, -1); /* negative: no limit */
+    CU_ASSERT_EQUAL(misr, 2);                 /* topic over default */
+    CU_ASSERT_EQUAL(out.max_uncompressed_bytes, base.max_uncompressed_bytes);
+    /* Without the topic: the default entity alone. */
+    bk_dyn_log_config(md, NULL, &base, 1, &out, &misr);
+    CU_ASSERT_EQUAL(misr, 3);
+    CU_ASSERT_EQUAL(out.max_message_bytes, base.max_message_bytes);
+    CU_ASSERT_EQUAL(out.index_interval_bytes, base.index_interval_bytes);
+    /* unclean.leader.election.enable: topic > dynamic > static. */
+    CU_ASSERT_FALSE(bk_dyn_unclean(md, t, false));
+    CU_ASSERT_TRUE(bk_dyn_unclean(md, t, true));
+    CU_ASSERT_EQUAL_FATAL(
+        bk_md_cfg_set(&md->dyn_default,
+                      (const char *[]){"unclean.leader.election.enable"},
+                      (const char *[]){"true"}, 1),
+        0);
+    CU_ASSERT_TRUE(bk_dyn_unclean(md, t, false));
+    CU_ASSERT_EQUAL_FATAL(
+        bk_md_cfg_set(&md->dyn_broker,
+                      (const char *[]){"unclean.leader.election.enable"},
+                      (const char *[]){"false"}, 1),
+        0);
+    CU_ASSERT_FALSE(bk_dyn_unclean(md, t, true));
+    CU_ASSERT_EQUAL_FATAL(
+        bk_md_set_topic_config(md, "t",
+                               (const char *[]){"unclean.leader.election."
+                                                "enable"},
+                               (const char *[]){"true"}, 1),
+        0);
+    CU_ASSERT_TRUE(bk_dyn_unclean(md, bk_md_topic_find(md, "t"), false));
+    CU_ASSERT_FALSE(bk_dyn_unclean(NULL, NULL, false));
+    bk_md_free(md);
+}
+
+static void test_dyn_check(void)
+{
+    char norm[64], err[256];
+    CU_ASSERT_EQUAL(bk_dyn_check("retention.ms", " 1000 ", norm, sizeof norm,
+                                 err, sizeof err),
+                    0);
+    CU_ASSERT_STRING_EQUAL(norm, "1000");
+    CU_ASSERT_EQUAL(bk_dyn_check("unclean.leader.election.enable", "TRUE", norm,
+                                 sizeof norm, err, sizeof err),
+                    0);
+    CU_ASSERT_STRING_EQUAL(norm, "true");
+    CU_ASSERT_EQUAL(
+        bk_dyn_check("retention.ms", "-1", norm, sizeof norm, err, sizeof err),
+        0);
+    struct {
+        const char *key, *value;
+    } bad[] = {
+        {"retention.ms", "abc"},
+        {"retention.ms", "-2"},
+        {"retention.ms", ""},
+        {"segment.bytes", "100"},
+        {"segment.bytes", "99999999999"},
+        {"max.message.bytes", "60"},
+        {"min.insync.replicas", "0"},
+        {"segment.ms", "0"},
+        {"flush.ms", "-1"},
+        {"unclean.leader.election.enable", "yes"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        CU_ASSERT_EQUAL(bk_dyn_check(bad[i].key, bad[i].value, norm,
+                                     sizeof norm, err, sizeof err),
+                        -BK_EINVAL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i].key));
+    }
+    CU_ASSERT_EQUAL(bk_dyn_check("segment.bytes", "1024", norm, sizeof norm,
+                                 err, sizeof err),
+                    0);
+    CU_ASSERT_EQUAL(
+        bk_dyn_check("no.such.key", "1", norm, sizeof norm, err, sizeof err),
+        -BK_ENOENT);
+}
+
+static void test_dyn_sanitize(void)
+{
+    bk_zkc_config in = {0}, out = {0};
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "retention.ms", "soon"), 0);
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "segment.bytes", "12"), 0);
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "flush.ms", " 5 "), 0);
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "x.unknown", "?"), 0);
+    const char *okeys[] = {"retention.ms", "flush.ms"};
+    const char *ovals[] = {"3600000", "9"};
+    /* Topic: the bad retention.ms keeps its old value, the bad
+     * segment.bytes (no old one) goes, flush.ms is normalized, the
+     * unknown key stays as written. */
+    CU_ASSERT_EQUAL(bk_dyn_sanitize(BK_DYN_TOPIC, "/config/topics/t", &in,
+                                    okeys, ovals, 2, &out),
+                    2);
+    CU_ASSERT_EQUAL(out.n, 3);
+    const char *v = bk_zkc_config_get(&out, "retention.ms");
+    CU_ASSERT(v && strcmp(v, "3600000") == 0);
+    CU_ASSERT_PTR_NULL(bk_zkc_config_get(&out, "segment.bytes"));
+    v = bk_zkc_config_get(&out, "flush.ms");
+    CU_ASSERT(v && strcmp(v, "5") == 0);
+    v = bk_zkc_config_get(&out, "x.unknown");
+    CU_ASSERT(v && strcmp(v, "?") == 0);
+    bk_zkc_config_free(&out);
+    /* JSON that did not decode: every old pair stays. */
+    CU_ASSERT_EQUAL(bk_dyn_sanitize(BK_DYN_TOPIC, "/config/topics/t", NULL,
+                                    okeys, ovals, 2, &out),
+                    0);
+    CU_ASSERT_EQUAL(out.n, 2);
+    v = bk_zkc_config_get(&out, "flush.ms");
+    CU_ASSERT(v && strcmp(v, "9") == 0);
+    bk_zkc_config_free(&out);
+    bk_zkc_config_free(&in);
+    /* Broker entity: broker-level names only, checked by their topic
+     * synonym's rules; topic names and non-dynamic keys go. */
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "log.retention.ms", "-5"), 0);
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "message.max.bytes", "9000"),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "num.io.threads", "8"), 0);
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "retention.ms", "10"), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        bk_zkc_config_add(&in, "unclean.leader.election.enable", "False"), 0);
+    const char *bkeys[] = {"log.retention.ms"};
+    const char *bvals[] = {"7"};
+    CU_ASSERT_EQUAL(bk_dyn_sanitize(BK_DYN_BROKER, "/config/brokers/<default>",
+                                    &in, bkeys, bvals, 1, &out),
+                    3);
+    CU_ASSERT_EQUAL(out.n, 3);
+    v = bk_zkc_config_get(&out, "log.retention.ms");
+    CU_ASSERT(v && strcmp(v, "7") == 0);
+    v = bk_zkc_config_get(&out, "message.max.bytes");
+    CU_ASSERT(v && strcmp(v, "9000") == 0);
+    v = bk_zkc_config_get(&out, "unclean.leader.election.enable");
+    CU_ASSERT(v && strcmp(v, "false") == 0);
+    CU_ASSERT_PTR_NULL(bk_zkc_config_get(&out, "num.io.threads"));
+    CU_ASSERT_PTR_NULL(bk_zkc_config_get(&out, "retention.ms"));
+    bk_zkc_config_free(&out);
+    bk_zkc_config_free(&in);
+    /* Every value the checks let through is one the logs take. */
+    size_t nd;
+    const bk_dyn_cfg_def *defs = bk_dyn_cfg_defs(&nd);
+    const char *samples[] = {
+        "0",          "1",   "14", "61", "1024", "-1", "9223372036854775807",
+        "2147483647", "true"};
+    for (size_t i = 0; i < nd; i++) {
+        for (size_t s = 0; s < sizeof samples / sizeof samples[0]; s++) {
+            char norm[64], err[256];
+            if (bk_dyn_check(defs[i].topic_key, samples[s], norm, sizeof norm,
+                             err, sizeof err) != 0)
+                continue;
+            bk_md *md = bk_md_new();
+            CU_ASSERT_PTR_NOT_NULL_FATAL(md);
+            CU_ASSERT_EQUAL_FATAL(
+                bk_md_cfg_set(&md->dyn_default,
+                              (const char *[]){defs[i].broker_key},
+                              (const char *[]){norm}, 1),
+                0);
+            bk_log_config base, out2;
+            bk_log_config_default(&base);
+            int misr;
+            bk_dyn_log_config(md, NULL, &base, 1, &out2, &misr);
+            CU_ASSERT_EQUAL(bk_log_config_check(&out2), 0);
+            CU_ASSERT(misr >= 1);
+            bk_md_free(md);
+        }
+    }
+}
+
+static CU_TestInfo dynconfig_tests[] = {
+    {"static layer from broker.properties", test_dyn_static},
+    {"precedence and sources", test_dyn_precedence},
+    {"applied log settings and unclean flag", test_dyn_apply},
+    {"value checks", test_dyn_check},
+    {"values read from ZooKeeper", test_dyn_sanitize},
+    CU_TEST_INFO_NULL,
+};
+
+static void register_dynconfig_suite(void)
+{
+    bk_test_add_suite("dynconfig", dynconfig_tests);
 }

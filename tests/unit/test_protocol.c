@@ -285,7 +285,8 @@ _Static_assert(BK_API_KEY_MAX == 73, "BK_API_KEY_MAX");
     X(API_VERSIONS, API_VERSIONS)                                              \
     X(CREATE_TOPICS, CREATE_TOPICS)                                            \
     X(DELETE_TOPICS, DELETE_TOPICS)                                            \
-    X(OFFSET_FOR_LEADER_EPOCH, OFFSET_FOR_LEADER_EPOCH)
+    X(OFFSET_FOR_LEADER_EPOCH, OFFSET_FOR_LEADER_EPOCH)                        \
+    X(DESCRIBE_CONFIGS, DESCRIBE_CONFIGS)
 
 #define BODY_FIELD(KEY, CASE)                                                  \
     _Static_assert(BROOK__REQUEST__BODY_##CASE == BK_BODY_FIELD(BK_API_##KEY), \
@@ -465,9 +466,10 @@ static void test_api_supported(void)
         BK_API_CREATE_TOPICS,
         BK_API_DELETE_TOPICS,
         BK_API_OFFSET_FOR_LEADER_EPOCH,
+        BK_API_DESCRIBE_CONFIGS,
     };
     size_t n = sizeof served / sizeof served[0];
-    CU_ASSERT_EQUAL(n, 21);
+    CU_ASSERT_EQUAL(n, 22);
     int count = 0;
     for (int k = 0; k <= BK_API_KEY_MAX; k++) {
         bool want = false;
