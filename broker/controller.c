@@ -946,7 +946,8 @@ int bk_ctrl_controlled_shutdown(bk_ctrl *c, bk_zk *zk, bk_md *md,
     }
     if (rc != 0)
         return rc;
-    if (broker_epoch >= 0 && broker_epoch < st.czxid) {
+    /* A czxid is positive: 0 (proto3's unset) or -1 mean "not sent". */
+    if (broker_epoch > 0 && broker_epoch < st.czxid) {
         BK_WARN(MOD,
                 "controlled shutdown of broker %d refused: broker epoch "
                 "%" PRId64 " is older than its registration (%" PRId64 ")",
@@ -1358,8 +1359,9 @@ int bk_ctrl_run(bk_ctrl *c, bk_zk *zk, bk_md *md, int64_t prev_session)
          * like the rest.  Last: the states it writes are not sent with
          * the ISR-change updates above before the brokers' watches have
          * brought them the matching assignment. */
-        bk_reassign_ctl rctl = {bk_ctrl_epoch(c), c->epoch_version, c->notify,
-                                c->notify_arg};
+        bk_reassign_ctl rctl = {bk_ctrl_epoch(c), c->epoch_version,
+                                c->notify,        c->notify_arg,
+                                c->shut_ids,      c->nshut};
         rc = bk_reassign_run(zk, md, &rctl);
         if (rc == BK_REASSIGN_FENCED) {
             resign(c, "/controller_epoch moved: a newer controller exists");

@@ -1420,15 +1420,21 @@ int64_t bk_grp_next_deadline(bk_grp_mgr *m)
     int64_t best = INT64_MAX;
     for (size_t i = 0; i < m->n_buckets; i++)
         for (grp_group *g = m->buckets[i]; g; g = g->next) {
+            int64_t d = g->next_cache;
             if (!g->next_ok) {
                 int kind;
                 size_t idx;
-                g->next_cache =
-                    group_next(g, m->cfg.empty_group_ttl_ms, &kind, &idx);
-                g->next_ok = true;
+                d = group_next(g, m->cfg.empty_group_ttl_ms, &kind, &idx);
+                /* Not from inside a callback: the request that runs it
+                 * may still move the group's deadlines (its cache was
+                 * cleared when it began, not when it ends). */
+                if (!m->in_cb) {
+                    g->next_cache = d;
+                    g->next_ok = true;
+                }
             }
-            if (g->next_cache < best)
-                best = g->next_cache;
+            if (d < best)
+                best = d;
         }
     return best;
 }

@@ -101,12 +101,14 @@ static const char *fmt_ids(char *out, size_t cap, const int32_t *v, size_t n)
  * current one when it is a target, else the first target (preferred
  * order) that is in sync and alive; -1 when there is none. */
 static int32_t pick_leader(const bk_md *md, const bk_md_part *mp,
-                           const int32_t *tr, size_t ntr)
+                           const int32_t *tr, size_t ntr,
+                           const bk_reassign_ctl *ctl)
 {
     if (has(tr, ntr, mp->leader))
         return mp->leader;
     for (size_t i = 0; i < ntr; i++)
-        if (has(mp->isr, mp->nisr, tr[i]) && live(md, tr[i]))
+        if (has(mp->isr, mp->nisr, tr[i]) && live(md, tr[i]) &&
+            !has(ctl->shutting, ctl->nshutting, tr[i]))
             return tr[i];
     return -1;
 }
@@ -115,8 +117,10 @@ static int32_t pick_leader(const bk_md *md, const bk_md_part *mp,
  * its state in the controller's picture (NULL when the picture does not
  * have the partition yet). */
 static void plan_part(const bk_md *md, const bk_zkc_part *cur,
-                      const bk_md_part *mp, int32_t ctrl_epoch, plan *pl)
+                      const bk_md_part *mp, const bk_reassign_ctl *ctl,
+                      plan *pl)
 {
+    int32_t ctrl_epoch = ctl->ctrl_epoch;
     const bk_zkc_reassign *r = pl->r;
     const int32_t *tr = r->replicas;
     size_t ntr = (size_t)r->nreplicas;
@@ -134,7 +138,7 @@ static void plan_part(const bk_md *md, const bk_zkc_part *cur,
         if (!mp->has_state || mp->leader < 0)
             return; /* no state, or offline: the controller's elections
                        (broker/controller.c) are in charge of it */
-        int32_t leader = pick_leader(md, mp, tr, ntr);
+        int32_t leader = pick_leader(md, mp, tr, ntr, ctl);
         if (leader < 0) {
             pl->s = S_WAIT;
             pl->why = "no in-sync target replica is alive to lead";
@@ -210,9 +214,10 @@ static void plan_part(const bk_md *md, const bk_zkc_part *cur,
             return;
         }
     }
-    int32_t leader = pick_leader(md, mp, tr, ntr);
+    int32_t leader = pick_leader(md, mp, tr, ntr, ctl);
     if (leader < 0) {
-        pl->why = "no in-sync target replica is alive to lead";
+        pl->why = "no in-sync target replica is alive (and not shutting "
+                  "down) to lead";
         return;
     }
     if (mp->leader >= 0 && leader != mp->leader) {
@@ -423,7 +428,7 @@ static int do_topic(run *rn, const size_t *idx, size_t k)
             }
             plan_part(rn->md, cur,
                       bk_md_part_find(rn->md, topic, pl[i].r->partition),
-                      rn->ctl->ctrl_epoch, &pl[i]);
+                      rn->ctl, &pl[i]);
             write_a |= pl[i].s == S_EXPAND || pl[i].s == S_SHRINK;
         }
     }

@@ -68,6 +68,9 @@ typedef struct bk_reassign_ctl {
                                   every multi (fencing) */
     bk_ctrl_notify_fn *notify; /* may be NULL */
     void *notify_arg;
+    /* Brokers in controlled shutdown: never made leader here. */
+    const int32_t *shutting;
+    size_t nshutting;
 } bk_reassign_ctl;
 
 /* bk_reassign_run's answer when /controller_epoch moved (a newer

@@ -54,7 +54,7 @@ const char *const bk_ctl_configs_describe_help =
     "        alone: every topic that has overrides\n"
     "  --entity-type brokers --entity-default\n"
     "        the cluster-wide broker defaults (/config/brokers/<default>):\n"
-    "        \"Dynamic default configs for brokers are:\"\n"
+    "        \"Default configs for brokers in the cluster are:\"\n"
     "  --entity-type brokers --entity-name ID\n"
     "        broker ID's own overrides (/config/brokers/ID); --entity-type\n"
     "        brokers alone: the defaults, then every broker with overrides\n"
@@ -416,14 +416,22 @@ static int read_entity(bk_zk *zk, const char *type, const char *name,
     return zk_failed(zk, rc, "cannot read the config");
 }
 
+/* kafka-configs.sh's headers; `all` for --all. */
+static void print_header_all(const char *type, const char *name, bool all)
+{
+    const char *what = all ? "All" : "Dynamic";
+    if (strcmp(type, BK_ZKC_ENTITY_TOPICS) == 0)
+        printf("%s configs for topic %s are:\n", what, name);
+    else if (strcmp(name, BK_ZKC_ENTITY_DEFAULT) == 0)
+        printf("%s configs for brokers in the cluster are:\n",
+               all ? "All default" : "Default");
+    else
+        printf("%s configs for broker %s are:\n", what, name);
+}
+
 static void print_header(const char *type, const char *name)
 {
-    if (strcmp(type, BK_ZKC_ENTITY_TOPICS) == 0)
-        printf("Dynamic configs for topic %s are:\n", name);
-    else if (strcmp(name, BK_ZKC_ENTITY_DEFAULT) == 0)
-        printf("Dynamic default configs for brokers are:\n");
-    else
-        printf("Dynamic configs for broker %s are:\n", name);
+    print_header_all(type, name, false);
 }
 
 static void print_config(const bk_zkc_config *cfg)
@@ -540,7 +548,7 @@ static int describe_topic_all(bk_zk *zk, const char *topic,
         if (!bk_dyn_cfg_broker_key(tcfg->kv[i].key))
             keys[nk++] = tcfg->kv[i].key;
     qsort(keys, nk, sizeof *keys, cmp_str);
-    print_header(BK_ZKC_ENTITY_TOPICS, topic);
+    print_header_all(BK_ZKC_ENTITY_TOPICS, topic, true);
     for (size_t i = 0; i < nk; i++) {
         const char *k = keys[i];
         const char *v = bk_zkc_config_get(tcfg, k);
@@ -587,7 +595,7 @@ static int describe_broker_all(bk_zk *zk, const char *name,
     for (size_t i = 0; i < nd; i++)
         keys[i] = dd[i].broker_key;
     qsort(keys, nd, sizeof *keys, cmp_str);
-    print_header(BK_ZKC_ENTITY_BROKERS, name);
+    print_header_all(BK_ZKC_ENTITY_BROKERS, name, true);
     for (size_t i = 0; i < nd; i++) {
         const char *v = bk_zkc_config_get(cfg, keys[i]);
         if (v && is_default)

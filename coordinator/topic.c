@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/batch.h"
 #include "common/err.h"
 #include "proto/protocol.h"
 
@@ -102,7 +103,7 @@ static const bk_topic_cfg_def defs[] = {
      .doc = "delay before a deleted segment is removed"},
     {.name = "flush.messages",
      .type = BK_TCFG_LONG,
-     .min = 0,
+     .min = 1, /* Brook: 0 would mean nothing; Kafka takes it */
      .max = INT64_MAX,
      .doc = "fsync after this many messages"},
     {.name = "flush.ms",
@@ -122,7 +123,7 @@ static const bk_topic_cfg_def defs[] = {
      .doc = "max compaction delay" NO_COMPACTION},
     {.name = "max.message.bytes",
      .type = BK_TCFG_INT,
-     .min = 0,
+     .min = BK_BATCH_HEADER_SIZE, /* Brook: no batch is smaller */
      .max = INT32_MAX,
      .doc = "largest record batch accepted"},
     {.name = "message.downconversion.enable",
@@ -167,7 +168,7 @@ static const bk_topic_cfg_def defs[] = {
      .doc = "max age of a segment's data; -1 forever"},
     {.name = "segment.bytes",
      .type = BK_TCFG_INT,
-     .min = 14,
+     .min = 1024, /* Brook's brokers need this much (Kafka: 14) */
      .max = INT32_MAX,
      .doc = "segment file size"},
     {.name = "segment.index.bytes",

@@ -1118,7 +1118,13 @@ int bk_zkd_config_alter(bk_zk *zk, const char *entity_type,
             rc = -BK_ERANGE;
             continue;
         }
-        alter_zk_fail(rc, "writing the config", err, errlen);
+        /* The connection went while the write was in flight: ZooKeeper
+         * may or may not have applied it. */
+        alter_zk_fail(rc,
+                      rc == -BK_EIO ? "writing the config (the outcome is "
+                                      "unknown: check with configs describe)"
+                                    : "writing the config",
+                      err, errlen);
         goto out;
     }
     bk_errf(err, errlen,

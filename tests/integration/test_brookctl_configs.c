@@ -458,7 +458,7 @@ static void test_broker_entities(void)
     CTL(&r, "configs", "describe", "--entity-type", "brokers",
         "--entity-default");
     EXPECT_STATUS(&r, 0);
-    EXPECT_OUT_EQ(&r, "Dynamic default configs for brokers are:\n");
+    EXPECT_OUT_EQ(&r, "Default configs for brokers in the cluster are:\n");
     CTL(&r, "configs", "alter", "--entity-type", "brokers", "--entity-default",
         "--add-config", "log.retention.ms=3600000,min.insync.replicas=2");
     EXPECT_STATUS(&r, 0);
@@ -486,7 +486,7 @@ static void test_broker_entities(void)
     CTL(&r, "configs", "describe", "--entity-type", "brokers",
         "--entity-default");
     EXPECT_STATUS(&r, 0);
-    EXPECT_OUT_EQ(&r, "Dynamic default configs for brokers are:\n"
+    EXPECT_OUT_EQ(&r, "Default configs for brokers in the cluster are:\n"
                       "  log.retention.ms=3600000\n"
                       "  min.insync.replicas=2\n");
     CTL(&r, "configs", "describe", "--entity-type", "brokers", "--entity-name",
@@ -500,7 +500,7 @@ static void test_broker_entities(void)
     EXPECT_OUT_EQ(&r, "Dynamic configs for broker 3 are:\n");
     CTL(&r, "configs", "describe", "--entity-type", "brokers");
     EXPECT_STATUS(&r, 0);
-    EXPECT_OUT_EQ(&r, "Dynamic default configs for brokers are:\n"
+    EXPECT_OUT_EQ(&r, "Default configs for brokers in the cluster are:\n"
                       "  log.retention.ms=3600000\n"
                       "  min.insync.replicas=2\n"
                       "Dynamic configs for broker 2 are:\n"
@@ -509,7 +509,7 @@ static void test_broker_entities(void)
     CTL(&r, "configs", "describe", "--entity-type", "brokers",
         "--entity-default", "--all");
     EXPECT_STATUS(&r, 0);
-    EXPECT_OUT_EQ(&r, "Dynamic default configs for brokers are:\n"
+    EXPECT_OUT_EQ(&r, "All default configs for brokers in the cluster are:\n"
                       "  log.flush.interval.messages (broker default)\n"
                       "  log.flush.interval.ms (broker default)\n"
                       "  log.retention.bytes (broker default)\n"
@@ -603,7 +603,7 @@ static void test_describe_all_sources(void)
     EXPECT_STATUS(&r, 0);
     CTL(&r, "configs", "describe", "--topic", "t", "--all");
     EXPECT_STATUS(&r, 0);
-    EXPECT_OUT_EQ(&r, "Dynamic configs for topic t are:\n"
+    EXPECT_OUT_EQ(&r, "All configs for topic t are:\n"
                       "  cleanup.policy=delete (topic)\n"
                       "  flush.messages (broker default)\n"
                       "  flush.ms (broker default; broker 3: 5)\n"
@@ -694,12 +694,12 @@ static void *hammer_main(void *arg)
         if (i > 1 && bk_zkd_entity_config_read(zk, "brokers", "<default>", &c,
                                                NULL) == 0) {
             const char *now = bk_zkc_config_get(&c, h->key);
-            if (!now || atoi(now) != 1000 + i - 1)
+            if (!now || atoi(now) != 2000 + i - 1)
                 h->lost++;
             bk_zkc_config_free(&c);
         }
         char v[32];
-        snprintf(v, sizeof v, "%d", 1000 + i);
+        snprintf(v, sizeof v, "%d", 2000 + i); /* >= every minimum */
         bk_zkc_kv kv = {(char *)h->key, v};
         if (bk_zkd_config_alter(zk, "brokers", "<default>", &kv, 1, NULL, 0,
                                 h->err, sizeof h->err) != 0)
@@ -742,7 +742,7 @@ static void test_concurrent_threads(void)
         const char *v = bk_zkc_config_get(&c, keys[i]);
         CU_ASSERT_PTR_NOT_NULL(v);
         if (v)
-            CU_ASSERT_EQUAL(atoi(v), 1000 + HAMMER_ROUNDS);
+            CU_ASSERT_EQUAL(atoi(v), 2000 + HAMMER_ROUNDS);
     }
     /* one write and one notification per alteration, none lost */
     CU_ASSERT_EQUAL(ver, HAMMER_THREADS * HAMMER_ROUNDS - 1);

@@ -902,6 +902,40 @@ static void test_cancel_in_callback(void)
     CU_ASSERT_EQUAL(r1.count + q1.count, 0);
 }
 
+static void deadline_in_cb(reply *r)
+{
+    (void)r;
+    (void)bk_grp_next_deadline(cancel_mgr);
+}
+
+static void test_deadline_in_callback(void)
+{
+    /* The gcoord timer is re-armed from inside a callback when an answer
+     * closes a dead connection (held_abort).  The request is not done
+     * then: a deadline it sets after answering (the sync timer of a
+     * completed join) must still be seen afterwards. */
+    bk_grp_mgr *m = mk(0, 0);
+    cancel_mgr = m;
+    join_hook = deadline_in_cb;
+    reply a;
+    memset(&a, 0, sizeof(a));
+    bk_grp_join_req q = {0};
+    q.group_id = "g";
+    q.client_id = "a";
+    q.protocol_type = "consumer";
+    q.protocols = P_RANGE_RR;
+    q.n_protocols = 2;
+    q.session_timeout_ms = 30000; /* later than the sync timer */
+    q.rebalance_timeout_ms = 6000;
+    CU_ASSERT_EQUAL(bk_grp_join(m, &q, &a, 0), 0);
+    join_hook = NULL;
+    CU_ASSERT(a.count == 1 && a.error == 0);
+    int64_t d = bk_grp_next_deadline(m);
+    CU_ASSERT_EQUAL(bk_grp_verify(m), 0); /* the cache is a full scan's */
+    CU_ASSERT(d <= 6000);                 /* the sync timer, not a session */
+    bk_grp_free(m);
+}
+
 static void test_new_member_timeout(void)
 {
     /* a new member's held JoinGroup is bounded by 5 minutes even when
@@ -1372,6 +1406,7 @@ void bk_test_register(void)
         {"new member join timeout", test_new_member_timeout},
         {"initial delay is bounded", test_initial_delay_bounded},
         {"empty groups expire", test_empty_group_expiry},
+        {"deadline asked from a callback", test_deadline_in_callback},
         {"randomized sequences", test_randomized},
         CU_TEST_INFO_NULL,
     };

@@ -715,7 +715,7 @@ static void test_topic_configs(void)
         {"retention.ms", "99999999999999999999", NULL, "LONG"},
         {"retention.bytes", "-1", "-1", NULL},
         {"segment.bytes", "1073741824", "1073741824", NULL},
-        {"segment.bytes", "13", NULL, "at least 14"},
+        {"segment.bytes", "1023", NULL, "at least 1024"},
         {"segment.bytes", "2147483648", NULL, "type INT"},
         {"segment.ms", "0", NULL, "segment.ms"},
         {"min.insync.replicas", "2", "2", NULL},
@@ -783,7 +783,7 @@ static void test_dynamic_configs(void)
                                d[i].topic_key);
         char norm[64], err[300];
         CU_ASSERT_EQUAL(
-            bk_topic_broker_cfg_check(d[i].broker_key, "100", norm, sizeof norm,
+            bk_topic_broker_cfg_check(d[i].broker_key, "2000", norm, sizeof norm,
                                       err, sizeof err) == 0,
             strcmp(d[i].topic_key, "unclean.leader.election.enable") != 0);
     }
@@ -795,7 +795,7 @@ static void test_dynamic_configs(void)
         {"log.retention.ms", "abc", NULL,
          "Invalid value abc for configuration log.retention.ms"},
         {"log.segment.bytes", "13", NULL, "log.segment.bytes"},
-        {"log.segment.bytes", "13", NULL, "at least 14"},
+        {"log.segment.bytes", "1023", NULL, "at least 1024"},
         {"log.roll.ms", "0", NULL, "log.roll.ms"},
         {"message.max.bytes", "1048588", "1048588", NULL},
         {"min.insync.replicas", "0", NULL, "min.insync.replicas"},
