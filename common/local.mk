@@ -15,7 +15,8 @@ libbkcommon_a_SOURCES = \
 	common/fileio.h common/fileio.c \
 	common/loop.h common/loop.c \
 	common/json.h common/json.c \
-	common/utf8.h common/utf8.c
+	common/utf8.h common/utf8.c \
+	common/prom.h common/prom.c
 libbkcommon_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(ZLIB_CFLAGS) \
 	$(LZ4_CFLAGS) $(ZSTD_CFLAGS)
 
