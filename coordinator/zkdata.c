@@ -797,15 +797,44 @@ int bk_zkd_topic_describe(bk_zk *zk, const char *topic, bk_zkd_topic_desc *d)
         rc = -BK_ENOMEM;
         goto fail;
     }
-    for (size_t i = 0; i < n; i++) {
-        rc = bk_zkd_pstate_read(zk, topic, d->assignment.parts[i].id,
-                                &d->states[i], NULL);
-        if (rc == 0)
-            d->has_state[i] = true;
-        else if (rc != -BK_ENOENT && rc != -BK_ECORRUPT)
-            goto fail;
-        rc = 0;
+    /* The states in one pipelined batch: a topic of thousands of
+     * partitions is a few round trips, not one per partition. */
+    char(*paths)[BK_ZKC_PATH_MAX] = calloc(n ? n : 1, sizeof *paths);
+    const char **pv = calloc(n ? n : 1, sizeof *pv);
+    bk_buf *bufs = calloc(n ? n : 1, sizeof *bufs);
+    int *rcs = calloc(n ? n : 1, sizeof *rcs);
+    rc = paths && pv && bufs && rcs ? 0 : -BK_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (bk_zkc_path_partition_state(paths[i], topic,
+                                        d->assignment.parts[i].id))
+            rc = -BK_ETOOBIG;
+        pv[i] = paths[i];
     }
+    if (rc == 0 && n > 0)
+        rc = bk_zk_get_many(zk, pv, n, bufs, rcs);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (rcs[i] == 0) {
+            char err[300];
+            int drc = bk_zkc_pstate_decode(bufs[i].data, bufs[i].len,
+                                           &d->states[i], err, sizeof err);
+            if (drc == 0)
+                d->has_state[i] = true;
+            else if (drc == -BK_ECORRUPT)
+                BK_WARN(MOD, "%s: %s", paths[i], err);
+            else
+                rc = drc;
+        } else if (rcs[i] != -BK_ENOENT) {
+            rc = rcs[i];
+        }
+    }
+    for (size_t i = 0; bufs && i < n; i++)
+        bk_buf_free(&bufs[i]);
+    free(paths);
+    free(pv);
+    free(bufs);
+    free(rcs);
+    if (rc != 0)
+        goto fail;
     return 0;
 fail:
     bk_zkd_topic_desc_free(d);
