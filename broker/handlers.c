@@ -7,6 +7,7 @@
 #include "broker/gcoord.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "broker/dynconfig.h"
@@ -548,9 +549,46 @@ static bool dc_broker(bk_broker *b, bk_pool *pool,
     return true;
 }
 
+static int dc_res_cmp(const void *a, const void *b)
+{
+    const Brook__DescribeConfigsResource *x =
+        *(const Brook__DescribeConfigsResource *const *)a;
+    const Brook__DescribeConfigsResource *y =
+        *(const Brook__DescribeConfigsResource *const *)b;
+    if (x->resource_type != y->resource_type)
+        return x->resource_type < y->resource_type ? -1 : 1;
+    return strcmp(x->resource_name ? x->resource_name : "",
+                  y->resource_name ? y->resource_name : "");
+}
+
+/* True when a resource is named twice (Kafka refuses the request): each
+ * answer for a known entity is hundreds of bytes, so repeats would let a
+ * small request build a huge response on the loop thread. */
+static bool dc_has_duplicates(const Brook__DescribeConfigsRequest *dr)
+{
+    if (dr->n_resources < 2)
+        return false;
+    const Brook__DescribeConfigsResource **v =
+        malloc(dr->n_resources * sizeof *v);
+    if (!v)
+        return true; /* refused: out of memory is no reason to go on */
+    memcpy(v, dr->resources, dr->n_resources * sizeof *v);
+    qsort(v, dr->n_resources, sizeof *v, dc_res_cmp);
+    bool dup = false;
+    for (size_t i = 1; i < dr->n_resources && !dup; i++)
+        dup = dc_res_cmp(&v[i - 1], &v[i]) == 0;
+    free(v);
+    return dup;
+}
+
 void bk_hdl_describe_configs(bk_broker *b, bk_req *req)
 {
     const Brook__DescribeConfigsRequest *dr = req->msg->describe_configs;
+    if (dc_has_duplicates(dr)) {
+        bk_req_respond_error(req, BK_ERR_INVALID_REQUEST,
+                             "DescribeConfigs names a resource twice");
+        return;
+    }
     bk_pool pool = BK_POOL_INIT;
     Brook__DescribeConfigsResponse body =
         BROOK__DESCRIBE_CONFIGS_RESPONSE__INIT;

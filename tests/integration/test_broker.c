@@ -69,6 +69,56 @@ static int index_of(int id)
 
 /* ----------------------------------------------------------------- */
 
+/* DescribeConfigs naming the same resource many times is refused whole
+ * (each answer for a topic is hundreds of bytes: repeats would let a small
+ * request build a huge response); distinct ones are answered. */
+static void test_describe_configs_duplicates(void)
+{
+    int fd = bk_h_connect(cl->broker[0].port);
+    CU_ASSERT_FATAL(fd >= 0);
+    enum { N = 20000 };
+    Brook__DescribeConfigsResource *res = calloc(N, sizeof *res);
+    Brook__DescribeConfigsResource **rp = calloc(N, sizeof *rp);
+    CU_ASSERT_FATAL(res && rp);
+    for (int i = 0; i < N; i++) {
+        brook__describe_configs_resource__init(&res[i]);
+        res[i].resource_type = BK_RESOURCE_TOPIC;
+        res[i].resource_name = i == N - 1 ? "t" : (char *)"dc-missing";
+        rp[i] = &res[i];
+    }
+    Brook__Request req;
+    Brook__DescribeConfigsRequest dr = BROOK__DESCRIBE_CONFIGS_REQUEST__INIT;
+    dr.include_synonyms = true;
+    dr.resources = rp;
+    dr.n_resources = N;
+    bk_h_req_init(&req, BK_API_DESCRIBE_CONFIGS, 11);
+    req.body_case = BROOK__REQUEST__BODY_DESCRIBE_CONFIGS;
+    req.describe_configs = &dr;
+    Brook__Response *resp = bk_h_call(fd, &req, 5000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
+    CU_ASSERT_EQUAL(resp->header->error_code, BK_ERR_INVALID_REQUEST);
+    CU_ASSERT_PTR_NULL(resp->describe_configs);
+    brook__response__free_unpacked(resp, NULL);
+    /* two distinct names: both answered (unknown topics) */
+    res[1].resource_name = "dc-missing-2";
+    dr.n_resources = 2;
+    bk_h_req_init(&req, BK_API_DESCRIBE_CONFIGS, 12);
+    req.body_case = BROOK__REQUEST__BODY_DESCRIBE_CONFIGS;
+    req.describe_configs = &dr;
+    resp = bk_h_call(fd, &req, 5000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
+    CU_ASSERT_EQUAL(resp->header->error_code, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(resp->describe_configs);
+    CU_ASSERT_EQUAL(resp->describe_configs->n_results, 2);
+    for (size_t i = 0; i < resp->describe_configs->n_results; i++)
+        CU_ASSERT_EQUAL(resp->describe_configs->results[i]->error_code,
+                        BK_ERR_UNKNOWN_TOPIC_OR_PART);
+    brook__response__free_unpacked(resp, NULL);
+    free(res);
+    free(rp);
+    close(fd);
+}
+
 /* Waits until every broker serves `topic` (a test then talks to whichever
  * broker leads a partition, which may not be the one that created it). */
 static int wait_topic_all(const char *topic, int partitions)
@@ -846,6 +896,8 @@ static CU_TestInfo broker_tests[] = {
     {"a second broker with the same id refuses to start", test_duplicate_id},
     {"SIGTERM: exit 0, znode gone at once, data kept", test_sigterm},
     {"sd_notify: READY after registration, watchdog, STOPPING", test_sd_notify},
+    {"DescribeConfigs: a resource named twice is refused",
+     test_describe_configs_duplicates},
     CU_TEST_INFO_NULL,
 };
 
