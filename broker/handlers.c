@@ -299,6 +299,44 @@ static bool valid_topic_name(const char *s)
     return true;
 }
 
+typedef struct md_name {
+    const char *name;
+    size_t idx;
+} md_name;
+
+static int md_name_cmp(const void *a, const void *b)
+{
+    const md_name *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c)
+        return c;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* dup[i] true when the i-th requested name came earlier in the request
+ * (malloc'd; NULL when out of memory or no names). */
+static bool *md_duplicates(const Brook__MetadataRequest *mr)
+{
+    size_t n = mr->n_topics;
+    if (n == 0)
+        return NULL;
+    bool *dup = calloc(n, sizeof *dup);
+    md_name *v = malloc(n * sizeof *v);
+    if (!dup || !v) {
+        free(dup);
+        free(v);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = (md_name){mr->topics[i]->name ? mr->topics[i]->name : "", i};
+    qsort(v, n, sizeof *v, md_name_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(v[i - 1].name, v[i].name) == 0)
+            dup[v[i].idx] = true; /* sorted by index within a name */
+    free(v);
+    return dup;
+}
+
 void bk_hdl_metadata(bk_broker *b, bk_req *req)
 {
     const Brook__MetadataRequest *mr = req->msg->metadata;
@@ -343,7 +381,14 @@ void bk_hdl_metadata(bk_broker *b, bk_req *req)
             body.topics[body.n_topics++] = rt;
         }
     } else if (!oom) {
-        for (size_t i = 0; i < mr->n_topics; i++) {
+        /* A name asked for twice is answered once (Kafka takes a set):
+         * repeats of a large topic would otherwise build a response many
+         * times the request's size. */
+        bool *dup = md_duplicates(mr);
+        oom = mr->n_topics > 0 && !dup;
+        for (size_t i = 0; !oom && i < mr->n_topics; i++) {
+            if (dup[i])
+                continue;
             const char *name = mr->topics[i]->name;
             const bk_md_topic *t = bk_md_topic_find(md, name);
             Brook__MetadataResponseTopic *rt;
@@ -366,6 +411,7 @@ void bk_hdl_metadata(bk_broker *b, bk_req *req)
             }
             body.topics[body.n_topics++] = rt;
         }
+        free(dup);
     }
     if (oom) {
         bk_req_respond_error(req, BK_ERR_UNKNOWN, "out of memory");

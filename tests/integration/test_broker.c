@@ -199,6 +199,35 @@ static void test_metadata(void)
     CU_ASSERT_EQUAL(resp->metadata->topics[0]->error_code,
                     BK_ERR_TOPIC_EXCEPTION);
     brook__response__free_unpacked(resp, NULL);
+
+    /* a name asked for many times is answered once, in first-seen order */
+    {
+        enum { N = 5000 };
+        Brook__MetadataRequestTopic *ts = calloc(N, sizeof *ts);
+        Brook__MetadataRequestTopic **tp = calloc(N, sizeof *tp);
+        CU_ASSERT_FATAL(ts && tp);
+        for (int i = 0; i < N; i++) {
+            brook__metadata_request_topic__init(&ts[i]);
+            ts[i].name = i % 2 ? "dup-b" : "dup-a";
+            tp[i] = &ts[i];
+        }
+        Brook__Request req;
+        Brook__MetadataRequest mr = BROOK__METADATA_REQUEST__INIT;
+        mr.topics = tp;
+        mr.n_topics = N;
+        bk_h_req_init(&req, BK_API_METADATA, 21);
+        req.body_case = BROOK__REQUEST__BODY_METADATA;
+        req.metadata = &mr;
+        resp = bk_h_call(fd, &req, 5000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(resp);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(resp->metadata);
+        CU_ASSERT_EQUAL_FATAL(resp->metadata->n_topics, 2);
+        CU_ASSERT_STRING_EQUAL(resp->metadata->topics[0]->name, "dup-a");
+        CU_ASSERT_STRING_EQUAL(resp->metadata->topics[1]->name, "dup-b");
+        brook__response__free_unpacked(resp, NULL);
+        free(ts);
+        free(tp);
+    }
     close(fd);
 }
 
