@@ -70,6 +70,15 @@ struct bk_metrics {
     int port;
     mconn *conns;
     size_t nconns;
+    bk_timer accept_retry; /* after EMFILE: the listener rests a moment */
+    /* The last rendered text, shared by the scrapes of one loop tick
+     * while no request was counted since (a burst of scrapes renders
+     * once, not once each, on the loop thread). */
+    bk_buf cache;
+    bool cache_ok;
+    int64_t cache_ms;      /* loop time of the render */
+    uint64_t cache_events; /* `events` at the render */
+    uint64_t events;       /* requests counted so far */
 };
 
 static const double latency_bounds[] = {
@@ -118,6 +127,7 @@ void bk_metrics_request(bk_metrics *m, int api_key, int64_t elapsed_ns)
     if (!m->requests[slot] && !make_api_series(m, slot))
         return;
     m->requests[slot]->u++;
+    m->events++;
     bk_mser_observe(m->latency[slot],
                     elapsed_ns > 0 ? (double)elapsed_ns / 1e9 : 0.0);
 }
@@ -427,6 +437,8 @@ static void collect_broker(bk_buf *out, void *arg)
     bk_mexp_sample(out, "brook_broker_info", iln, ilv, 3, 1);
 }
 
+static void accept_retry(bk_loop *loop, bk_timer *t, void *arg);
+
 bk_metrics *bk_metrics_new(bk_broker *b)
 {
     bk_metrics *m = calloc(1, sizeof *m);
@@ -435,6 +447,8 @@ bk_metrics *bk_metrics_new(bk_broker *b)
     m->b = b;
     m->lfd = -1;
     m->idle_ms = BK_MHTTP_IDLE_MS;
+    bk_timer_init(&m->accept_retry, accept_retry, m);
+    bk_buf_init(&m->cache);
     m->start_ms = bk_clock_mono_ms();
     m->start_wall = bk_clock_wall_ms();
     m->reg = bk_mreg_new();
@@ -472,7 +486,8 @@ bk_metrics *bk_metrics_new(bk_broker *b)
     m->f_requests =
         bk_mreg_family(r, BK_M_COUNTER, "brook_requests_total",
                        "Requests answered, by API (acks=0 produce counted when "
-                       "handled).",
+                       "handled; a request whose client left before its "
+                       "answer is not counted).",
                        api, 1, NULL, 0);
     m->f_latency = bk_mreg_family(
         r, BK_M_HISTOGRAM, "brook_request_latency_seconds",
@@ -579,11 +594,21 @@ static void build_answer(mconn *c, int status, bool head)
 {
     bk_metrics *m = c->m;
     bk_buf body = BK_BUF_INIT;
+    bk_buf *text = &body;
     if (status == 200) {
-        if (bk_metrics_render(m, &body) != 0) {
+        int64_t now = bk_loop_now_ms(m->b->loop);
+        if (!m->cache_ok || m->cache_ms != now ||
+            m->cache_events != m->events) {
+            bk_buf_reset(&m->cache);
+            m->cache_ok = bk_metrics_render(m, &m->cache) == 0 &&
+                          bk_buf_ok(&m->cache);
+            m->cache_ms = now;
+            m->cache_events = m->events;
+        }
+        if (!m->cache_ok) {
             status = 500;
-            bk_buf_reset(&body);
         } else {
+            text = &m->cache;
             m->scrapes->u++;
         }
     } else {
@@ -604,11 +629,11 @@ static void build_answer(mconn *c, int status, bool head)
                      status, reason(status),
                      status == 200 ? "text/plain; version=0.0.4; charset=utf-8"
                                    : "text/plain; charset=utf-8",
-                     body.len, status == 405 ? "Allow: GET, HEAD\r\n" : "");
+                     text->len, status == 405 ? "Allow: GET, HEAD\r\n" : "");
     bk_buf_reset(&c->out);
     bk_buf_put(&c->out, hdr, (size_t)k);
-    if (!head && body.len)
-        bk_buf_put(&c->out, body.data, body.len);
+    if (!head && text->len)
+        bk_buf_put(&c->out, text->data, text->len);
     bk_buf_free(&body);
     c->out_pos = 0;
 }
@@ -630,6 +655,8 @@ static bool conn_write(mconn *c)
             return false;
         }
         c->out_pos += (size_t)w;
+        /* a client that keeps reading is not cut off mid-answer */
+        bk_loop_timer_arm(c->m->b->loop, &c->timer, c->m->idle_ms);
     }
     return conn_drain_start(c);
 }
@@ -734,6 +761,14 @@ static void on_timer(bk_loop *loop, bk_timer *t, void *arg)
     conn_close(c);
 }
 
+static void accept_retry(bk_loop *loop, bk_timer *t, void *arg)
+{
+    (void)t;
+    bk_metrics *m = arg;
+    if (m->lfd >= 0)
+        bk_loop_mod_fd(loop, m->lfd, BK_EV_READ);
+}
+
 static void on_accept(bk_loop *loop, int fd, unsigned events, void *arg)
 {
     (void)events;
@@ -743,7 +778,16 @@ static void on_accept(bk_loop *loop, int fd, unsigned events, void *arg)
         if (cfd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            return; /* EAGAIN, or out of fds: the next event retries */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                /* Out of descriptors: the listener is level-triggered,
+                 * so rest it a moment instead of spinning on it. */
+                BK_WARN(MOD, "accept: %s (retrying in 100 ms)",
+                        strerror(errno));
+                bk_loop_mod_fd(loop, fd, 0);
+                bk_loop_timer_arm(loop, &m->accept_retry, 100);
+            }
+            return; /* EAGAIN */
         }
         if (m->nconns >= BK_MHTTP_MAX_CONNS || m->b->stopping) {
             close(cfd);
@@ -842,9 +886,11 @@ void bk_metrics_free(bk_metrics *m)
     while (m->conns)
         conn_close(m->conns);
     if (m->lfd >= 0) {
+        bk_loop_timer_cancel(m->b->loop, &m->accept_retry);
         bk_loop_del_fd(m->b->loop, m->lfd);
         close(m->lfd);
     }
+    bk_buf_free(&m->cache);
     while (m->topics) {
         bk_mtopic *t = m->topics;
         m->topics = t->next;

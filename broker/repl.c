@@ -189,6 +189,12 @@ static void dprod_finish(dprod *dp, int32_t err, bool respond)
     bk_req *req = dp->req;
     bk_req_set_abort(req, NULL, NULL);
     if (respond) {
+        /* errors decided while waiting (timeout, ISR too small, leadership
+         * lost): the ones known at append were counted by the handler */
+        for (size_t i = 0; i < dp->n; i++)
+            if (dp->v[i].a.resp->error_code)
+                bk_metrics_request_error(r->b->metrics, BK_API_PRODUCE,
+                                         dp->v[i].a.resp->error_code);
         Brook__Response resp = BROOK__RESPONSE__INIT;
         resp.body_case = BROOK__RESPONSE__BODY_PRODUCE;
         resp.produce = &dp->body;

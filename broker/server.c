@@ -114,7 +114,7 @@ const char *bk_req_peer(const bk_req *req)
 /* Every answered request passes here once (metrics: count, latency). */
 static void req_count(const bk_req *req)
 {
-    bk_metrics_request(req->srv->metrics, req->api_key,
+    bk_metrics_request(req->metrics, req->api_key,
                        bk_clock_mono_ns() - req->recv_ns);
 }
 
@@ -135,7 +135,7 @@ void bk_req_respond(bk_req *req, Brook__Response *resp)
 {
     assert(!req->done);
     if (resp->header && resp->header->error_code)
-        bk_metrics_request_error(req->srv->metrics, req->api_key,
+        bk_metrics_request_error(req->metrics, req->api_key,
                                  resp->header->error_code);
     if (!req->conn) {
         req_count(req);
@@ -368,6 +368,7 @@ static bk_req *req_new(bk_conn *c)
         return NULL;
     r->conn = c;
     r->srv = c->srv;
+    r->metrics = c->srv->metrics;
     r->refs = 1;
     r->recv_ms = bk_loop_now_ms(c->srv->loop);
     r->recv_ns = bk_clock_mono_ns();

@@ -62,7 +62,9 @@ typedef void bk_req_abort_fn(bk_req *req);
 /* One request and, once answered, its encoded response. */
 struct bk_req {
     bk_conn *conn;       /* NULL after the connection closed */
-    bk_srv *srv;         /* never NULL */
+    bk_srv *srv;         /* never NULL; freed before answers that come
+                            during shutdown: use only while conn is set */
+    struct bk_metrics *metrics; /* srv's, copied: it outlives srv */
     Brook__Request *msg; /* the decoded request (owned by the req) */
     int32_t api_key;     /* from the header */
     int32_t api_version;

@@ -295,8 +295,13 @@ static int cs_read_states(bk_zk *zk, cs_view *v)
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if (rcs[i] != 0)
+        if (rcs[i] == -BK_ENOENT)
             continue; /* no state znode: no leader */
+        if (rcs[i] != 0) {
+            st = bk_ctl_zk_failed(zk, rcs[i],
+                                  "cannot read a partition state");
+            goto out;
+        }
         char err[256];
         if (bk_zkc_pstate_decode(bufs[i].data, bufs[i].len, &v->parts[i].st,
                                  err, sizeof err) != 0) {
