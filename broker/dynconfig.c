@@ -176,27 +176,13 @@ int bk_dyn_check(const char *topic_key, const char *value, char *norm,
     return 0;
 }
 
-static const char *old_value(const char *key, const char *const *okeys,
-                             const char *const *ovals, size_t nold)
-{
-    for (size_t i = 0; i < nold; i++)
-        if (strcmp(okeys[i], key) == 0)
-            return ovals[i];
-    return NULL;
-}
-
 int bk_dyn_sanitize(bk_dyn_entity kind, const char *path,
-                    const bk_zkc_config *in, const char *const *okeys,
-                    const char *const *ovals, size_t nold, bk_zkc_config *out)
+                    const bk_zkc_config *in, bk_zkc_config *out)
 {
     assert(out->n == 0);
-    if (!in) {
-        for (size_t i = 0; i < nold; i++)
-            if (bk_zkc_config_add(out, okeys[i], ovals[i]) != 0)
-                return -BK_ENOMEM;
-        return 0;
-    }
     int ignored = 0;
+    if (!in)
+        return 0;
     for (size_t i = 0; i < in->n; i++) {
         const char *key = in->kv[i].key, *val = in->kv[i].value;
         const char *tkey = key;
@@ -221,16 +207,12 @@ int bk_dyn_sanitize(bk_dyn_entity kind, const char *path,
             continue;
         }
         if (rc != 0) {
-            const char *old = old_value(key, okeys, ovals, nold);
+            /* As if absent, on every broker alike: the next layer
+             * applies (keeping what a broker had before would make
+             * replicas differ by their history). */
+            BK_WARN(MOD, "%s: ignoring %s=%s (%s); the next layer applies",
+                    path, key, val, err);
             ignored++;
-            if (old) {
-                BK_WARN(MOD, "%s: ignoring %s=%s (%s); keeping %s=%s", path,
-                        key, val, err, key, old);
-                if (bk_zkc_config_add(out, key, old) != 0)
-                    return -BK_ENOMEM;
-            } else {
-                BK_WARN(MOD, "%s: ignoring %s=%s (%s)", path, key, val, err);
-            }
             continue;
         }
         if (bk_zkc_config_add(out, key, norm) != 0)
@@ -273,10 +255,10 @@ void bk_dyn_log_config(const bk_md *md, const bk_md_topic *t,
         c.retention_bytes = v < 0 ? -1 : v;
     if (dyn_long(md, t, "max.message.bytes", &v))
         c.max_message_bytes = (int32_t)v;
-    /* Kafka's Long.MAX_VALUE means never: the log says -1.  0 (Kafka:
-     * flush at every append) is 1 to the log. */
+    /* Kafka's Long.MAX_VALUE means never: the log says -1.  (0 does not
+     * get here: bk_dyn_check wants at least 1.) */
     if (dyn_long(md, t, "flush.messages", &v))
-        c.flush_messages = v == INT64_MAX ? -1 : v == 0 ? 1 : v;
+        c.flush_messages = v == INT64_MAX ? -1 : v;
     if (dyn_long(md, t, "flush.ms", &v))
         c.flush_ms = v == INT64_MAX ? -1 : v;
     if (dyn_long(md, t, "min.insync.replicas", &v))

@@ -18,11 +18,14 @@
  *
  * Values from ZooKeeper are checked when they are read (bk_dyn_sanitize,
  * on the ZooKeeper worker): an invalid one is ignored with a warning
- * naming the key and the znode, and the broker keeps the value it had
- * for that key (none at a first read).  So the layers kept in the cluster
- * picture (broker/metadata.h: topic overrides, md->dyn_default,
- * md->dyn_broker) hold only values that parse and that the logs accept,
- * and applying them (bk_dyn_log_config, bk_dyn_unclean) cannot fail.
+ * naming the key and the znode, as if that znode did not set the key, so
+ * the next layer applies; a znode whose JSON does not decode sets nothing.
+ * What a broker applies thus depends only on what ZooKeeper holds, not on
+ * what the broker read before: every replica of a partition, restarted or
+ * not, applies the same settings.  The layers kept in the cluster picture
+ * (broker/metadata.h: topic overrides, md->dyn_default, md->dyn_broker)
+ * hold only values that parse and that the logs accept, and applying them
+ * (bk_dyn_log_config, bk_dyn_unclean) cannot fail.
  *
  * Pure functions over their arguments, no I/O except log lines; any
  * thread (each caller owns the picture it passes).
@@ -95,17 +98,15 @@ typedef enum bk_dyn_entity {
 
 /* What a broker keeps of an entity it read from the znode `path`: each
  * pair of `in` that checks out, normalized; an invalid value is logged
- * (key, value, znode, why) and replaced by the value of the same key in
- * the old pairs (okeys/ovals[0..nold), what the broker had), or dropped
- * when there is none.  For BK_DYN_BROKER, a key that is not a dynamic
- * broker key is logged and dropped; for BK_DYN_TOPIC, keys Brook does not
- * know are kept as they are (they change nothing).  in == NULL means the
- * znode's JSON did not decode: every old pair is kept.  *out must be
- * empty; it is filled even on -BK_ENOMEM (free it then too).  Returns the
- * number of pairs ignored, or -BK_ENOMEM. */
+ * (key, value, znode, why) and dropped, as if the znode did not set the
+ * key.  For BK_DYN_BROKER, a key that is not a dynamic broker key is
+ * logged and dropped; for BK_DYN_TOPIC, keys Brook does not know are kept
+ * as they are (they change nothing).  The result depends on `in` alone,
+ * never on what the broker had before.  *out must be empty; it is filled
+ * even on -BK_ENOMEM (free it then too).  Returns the number of pairs
+ * ignored, or -BK_ENOMEM. */
 int bk_dyn_sanitize(bk_dyn_entity kind, const char *path,
-                    const bk_zkc_config *in, const char *const *okeys,
-                    const char *const *ovals, size_t nold, bk_zkc_config *out);
+                    const bk_zkc_config *in, bk_zkc_config *out);
 
 /* The log settings and min.insync.replicas for topic t: base and
  * base_min_isr (broker.properties) with the dynamic layers of each key

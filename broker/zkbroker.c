@@ -35,11 +35,18 @@
 #define MOD          "zookeeper"
 #define SESSION_FILE "zk-session-id"
 #define RETRY_MS     1000
-/* Config change notifications older than this are purged (Kafka's
- * 15 minutes). */
+/* Config change notifications this much older than the newest one are
+ * purged (Kafka's 15 minutes). */
 #define CHANGE_MAX_AGE_MS (15 * 60 * 1000)
-/* ... checked this often by the active controller. */
+/* ... checked this often by the active controller, ... */
 #define PURGE_EVERY_MS (60 * 1000)
+/* ... deleting at most this many at a time (the worker has other work);
+ * a backlog is worked off every PURGE_BACKLOG_MS. */
+#define PURGE_MAX_DELETES 1000
+#define PURGE_BACKLOG_MS  1000
+/* More unread notifications than this, and than there are config
+ * entities, are not read one by one: every entity is read instead. */
+#define CHANGE_BACKLOG_MIN 64
 
 /* ------------------------------ string set ------------------------------ */
 
@@ -176,15 +183,22 @@ struct bk_zkb {
     int64_t next_purge;
     /* Worker-owned. */
     bk_md *md;
-    /* The last picture a full read replaced, kept until a full read
-     * completes: during read_all its config values stand in for invalid
-     * ones read now (broker/dynconfig.h), also when an earlier attempt
-     * failed half-way.  reading_all: read_all is running. */
-    bk_md *old_md;
-    bool reading_all;
     /* Sequence number of the last /config/changes notification handled
-     * (-1: none yet). */
+     * (-1: none yet), under the incarnation of /config/changes whose
+     * czxid is changes_czxid (0: absent; ZooKeeper's sequence numbers
+     * start again at 0 under a re-created parent). */
     int64_t last_change;
+    int64_t changes_czxid;
+    /* The children of /config/changes at the last listing (sorted) and
+     * its cversion then: ZooKeeper counts every child created or deleted
+     * in cversion, so the next listing tells how many notifications came
+     * and went unseen in between. */
+    bk_zk_strings changes_prev;
+    int32_t changes_cversion;
+    /* Every config entity must be read again (a notification vanished
+     * unread, or /config/changes was re-created); kept until that read
+     * succeeds. */
+    bool cfg_reread;
     strset armed;
     strset marks; /* topics under /admin/delete_topics */
     /* Queue (under mu). */
@@ -373,22 +387,44 @@ static void key(char *out, size_t cap, char kind, const char *path)
     snprintf(out, cap, "%c:%s", kind, path);
 }
 
-/* Children of path, watching it unless a watch is armed.  A missing node
- * gives an empty list. */
-static int watched_children(bk_zkb *z, const char *path, bk_zk_strings *out)
+/* Children of path and its stat (st may be NULL), watching it unless a
+ * watch is armed.  -BK_ENOENT when path is absent: then its creation is
+ * watched instead (a children watch cannot be set on a missing node, and
+ * without any watch a re-created parent would go unnoticed). */
+static int watched_children_st(bk_zkb *z, const char *path, bk_zk_strings *out,
+                               bk_zk_stat *st)
 {
     char k[BK_ZKC_PATH_MAX + 8];
     key(k, sizeof k, 'c', path);
     bool arm = !sset_has(&z->armed, k);
-    int rc = bk_zk_children(z->zk, path, out, arm ? watch_cb : NULL, z);
-    if (rc == 0 && arm)
-        sset_add(&z->armed, k);
-    if (rc == -BK_ENOENT) {
-        out->v = NULL;
-        out->n = 0;
-        return 0;
+    for (int tries = 0; tries < 3; tries++) {
+        int rc =
+            bk_zk_children2(z->zk, path, out, st, arm ? watch_cb : NULL, z);
+        if (rc == 0) {
+            if (arm)
+                sset_add(&z->armed, k);
+            return 0;
+        }
+        if (rc != -BK_ENOENT || !arm)
+            return rc; /* (!arm: the watch armed fires on creation) */
+        rc = bk_zk_exists(z->zk, path, NULL, watch_cb, z);
+        if (rc == -BK_ENOENT) {
+            sset_add(&z->armed, k);
+            return -BK_ENOENT;
+        }
+        if (rc != 0)
+            return rc;
+        /* Created in between: list it, now with a children watch (the
+         * exists watch may fire once more: a harmless re-read). */
     }
-    return rc;
+    return -BK_EIO;
+}
+
+/* The same without the stat; a missing node gives an empty list. */
+static int watched_children(bk_zkb *z, const char *path, bk_zk_strings *out)
+{
+    int rc = watched_children_st(z, path, out, NULL);
+    return rc == -BK_ENOENT ? 0 : rc;
 }
 
 /* Data of path, watching it (existence included) unless armed.  ENOENT
@@ -453,42 +489,63 @@ static int read_state(bk_zkb *z, const char *topic, int32_t p)
     return rc;
 }
 
-/* Reads the config entity at path (absent: no pairs) and keeps what
- * checks out (bk_dyn_sanitize) against the old pairs okeys/ovals, into
- * *out (empty on entry; freed by the caller, even on failure).  No watch:
- * changes are announced under /config/changes (read_config_changes). */
-static int read_entity(bk_zkb *z, const char *path, bk_dyn_entity kind,
-                       char *const *okeys, char *const *ovals, size_t nold,
-                       bk_zkc_config *out)
+/* Keeps what checks out (bk_dyn_sanitize) of the config entity read from
+ * path (get_rc: what the read returned, data its bytes) into *out (empty
+ * on entry; freed by the caller, even on failure).  An absent znode has
+ * no pairs; one whose JSON does not decode is treated as absent too (with
+ * a warning), so that every broker applies the same thing whatever it
+ * read before. */
+static int entity_from(const char *path, bk_dyn_entity kind, int get_rc,
+                       const bk_buf *data, bk_zkc_config *out)
 {
-    bk_buf b = BK_BUF_INIT;
-    int rc = bk_zk_get(z->zk, path, &b, NULL, NULL, NULL);
+    if (get_rc != 0 && get_rc != -BK_ENOENT)
+        return get_rc;
     bk_zkc_config in = {0};
-    bool bad = false;
-    if (rc == 0 && b.len > 0) {
+    if (get_rc == 0 && data->len > 0) {
         char err[256];
-        if (bk_zkc_config_decode(b.data, b.len, &in, err, sizeof err) != 0) {
-            BK_WARN(MOD, "%s: %s (ignored; the values before stay)", path,
-                    err);
+        if (bk_zkc_config_decode(data->data, data->len, &in, err, sizeof err) !=
+            0) {
+            BK_WARN(MOD, "%s: %s (ignored: none of it applies)", path, err);
             bk_zkc_config_free(&in);
-            bad = true;
         }
-    } else if (rc != 0 && rc != -BK_ENOENT) {
-        bk_buf_free(&b);
-        return rc;
     }
-    bk_buf_free(&b);
-    rc = bk_dyn_sanitize(kind, path, bad ? NULL : &in,
-                         (const char *const *)okeys,
-                         (const char *const *)ovals, nold, out);
+    int rc = bk_dyn_sanitize(kind, path, &in, out);
     bk_zkc_config_free(&in);
     return rc < 0 ? rc : 0;
 }
 
-/* The picture whose values an invalid new one falls back to. */
-static const bk_md *prev_md(const bk_zkb *z)
+/* Reads the config entity at path into *out (see entity_from).  No
+ * watch: changes are announced under /config/changes
+ * (read_config_changes). */
+static int read_entity(bk_zkb *z, const char *path, bk_dyn_entity kind,
+                       bk_zkc_config *out)
 {
-    return z->reading_all && z->old_md ? z->old_md : z->md;
+    bk_buf b = BK_BUF_INIT;
+    int rc = bk_zk_get(z->zk, path, &b, NULL, NULL, NULL);
+    rc = entity_from(path, kind, rc, &b, out);
+    bk_buf_free(&b);
+    return rc;
+}
+
+/* Puts topic's checked overrides cfg into the picture. */
+static int set_topic_config(bk_zkb *z, const char *topic,
+                            const bk_zkc_config *cfg)
+{
+    const char **keys = calloc(cfg->n ? cfg->n : 1, sizeof *keys);
+    const char **vals = calloc(cfg->n ? cfg->n : 1, sizeof *vals);
+    int rc = keys && vals ? 0 : -BK_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < cfg->n; i++) {
+        keys[i] = cfg->kv[i].key;
+        vals[i] = cfg->kv[i].value;
+    }
+    if (rc == 0) {
+        rc = bk_md_set_topic_config(z->md, topic, keys, vals, cfg->n);
+        if (rc == -BK_ENOENT)
+            rc = 0;
+    }
+    free(keys);
+    free(vals);
+    return rc;
 }
 
 /* /config/topics/<t>: the topic's config overrides. */
@@ -497,26 +554,10 @@ static int read_topic_config(bk_zkb *z, const char *topic)
     char path[BK_ZKC_PATH_MAX];
     if (bk_zkc_path_topic_config(path, topic) != 0)
         return -BK_EINVAL;
-    const bk_md_topic *old = bk_md_topic_find(prev_md(z), topic);
     bk_zkc_config cfg = {0};
-    int rc = read_entity(z, path, BK_DYN_TOPIC, old ? old->cfg_keys : NULL,
-                         old ? old->cfg_vals : NULL, old ? old->ncfg : 0,
-                         &cfg);
-    const char **keys = calloc(cfg.n ? cfg.n : 1, sizeof *keys);
-    const char **vals = calloc(cfg.n ? cfg.n : 1, sizeof *vals);
-    if (rc == 0 && (!keys || !vals))
-        rc = -BK_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < cfg.n; i++) {
-        keys[i] = cfg.kv[i].key;
-        vals[i] = cfg.kv[i].value;
-    }
-    if (rc == 0) {
-        rc = bk_md_set_topic_config(z->md, topic, keys, vals, cfg.n);
-        if (rc == -BK_ENOENT)
-            rc = 0;
-    }
-    free(keys);
-    free(vals);
+    int rc = read_entity(z, path, BK_DYN_TOPIC, &cfg);
+    if (rc == 0)
+        rc = set_topic_config(z, topic, &cfg);
     bk_zkc_config_free(&cfg);
     return rc;
 }
@@ -530,11 +571,8 @@ static int read_broker_entity(bk_zkb *z, bool dflt)
     if (bk_zkc_path_entity_config(path, BK_ZKC_ENTITY_BROKERS,
                                   dflt ? BK_ZKC_ENTITY_DEFAULT : id) != 0)
         return -BK_EINVAL;
-    const bk_md_cfg *old =
-        dflt ? &prev_md(z)->dyn_default : &prev_md(z)->dyn_broker;
     bk_zkc_config cfg = {0};
-    int rc = read_entity(z, path, BK_DYN_BROKER, old->keys, old->vals, old->n,
-                         &cfg);
+    int rc = read_entity(z, path, BK_DYN_BROKER, &cfg);
     const char **keys = calloc(cfg.n ? cfg.n : 1, sizeof *keys);
     const char **vals = calloc(cfg.n ? cfg.n : 1, sizeof *vals);
     if (rc == 0 && (!keys || !vals))
@@ -552,22 +590,55 @@ static int read_broker_entity(bk_zkb *z, bool dflt)
     return rc;
 }
 
-/* The sequence number of a config_change_<seq> child, -1 if malformed. */
-static int64_t change_seq(const char *name)
+/* Reads every config entity this broker applies again: both broker
+ * entities and every topic's (pipelined: one round trip per
+ * BK_ZK_GET_WINDOW topics).  For what no notification announces: a
+ * notification that vanished unread, a re-created /config/changes. */
+static int reread_configs(bk_zkb *z)
 {
-    static const char prefix[] = "config_change_";
-    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
-        return -1;
-    const char *d = name + sizeof prefix - 1;
-    int64_t v = 0;
-    if (!*d)
-        return -1;
-    for (; *d; d++) {
-        if (*d < '0' || *d > '9' || v > (INT64_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (*d - '0');
+    int rc = read_broker_entity(z, true);
+    if (rc == 0)
+        rc = read_broker_entity(z, false);
+    size_t n = z->md->ntopics;
+    if (rc != 0 || n == 0)
+        return rc;
+    char **topics = calloc(n, sizeof *topics);
+    char(*paths)[BK_ZKC_PATH_MAX] = calloc(n, sizeof *paths);
+    const char **pp = calloc(n, sizeof *pp);
+    bk_buf *bufs = calloc(n, sizeof *bufs);
+    int *rcs = calloc(n, sizeof *rcs);
+    if (!topics || !paths || !pp || !bufs || !rcs)
+        rc = -BK_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        /* Copies: setting a topic's config must not pull names away. */
+        if (!(topics[i] = strdup(z->md->topics[i].name)))
+            rc = -BK_ENOMEM;
+        else if (bk_zkc_path_topic_config(paths[i], topics[i]) != 0)
+            rc = -BK_EINVAL;
+        else
+            pp[i] = paths[i];
     }
-    return v;
+    if (rc == 0)
+        rc = bk_zk_get_many(z->zk, pp, n, bufs, rcs);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        bk_zkc_config cfg = {0};
+        rc = entity_from(paths[i], BK_DYN_TOPIC, rcs[i], &bufs[i], &cfg);
+        if (rc == 0)
+            rc = set_topic_config(z, topics[i], &cfg);
+        bk_zkc_config_free(&cfg);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (topics)
+            free(topics[i]);
+        if (bufs)
+            bk_buf_free(&bufs[i]);
+    }
+    free(topics);
+    free(paths);
+    free(pp);
+    free(bufs);
+    free(rcs);
+    return rc;
 }
 
 /* Applies the notification naming entity_path ("topics/<t>",
@@ -596,59 +667,217 @@ static int apply_change(bk_zkb *z, const char *entity_path)
     return 0;
 }
 
+/* A notification: its sequence number and child name (borrowed). */
+typedef struct change_note {
+    int64_t seq;
+    const char *name;
+} change_note;
+
+static int cmp_change_note(const void *a, const void *b)
+{
+    int64_t x = ((const change_note *)a)->seq;
+    int64_t y = ((const change_note *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Applies the notifications notes[0..n) (above last_change, in order):
+ * reads them (pipelined) and re-reads each entity they name once, however
+ * many times it appears.  *vanished is set when one was deleted before we
+ * read it (its entity is unknown).  0 or -BK_E* (then nothing counts as
+ * handled: the caller retries the whole batch). */
+static int apply_changes(bk_zkb *z, const change_note *notes, size_t n,
+                         bool *vanished)
+{
+    char(*paths)[BK_ZKC_PATH_MAX] = calloc(n, sizeof *paths);
+    const char **pp = calloc(n, sizeof *pp);
+    bk_buf *bufs = calloc(n, sizeof *bufs);
+    int *rcs = calloc(n, sizeof *rcs);
+    char **eps = calloc(n, sizeof *eps); /* distinct entities, in order */
+    size_t neps = 0;
+    strset seen = {0};
+    int rc = paths && pp && bufs && rcs && eps ? 0 : -BK_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%s", BK_ZKC_CONFIG_CHANGES,
+                 notes[i].name);
+        pp[i] = paths[i];
+    }
+    if (rc == 0)
+        rc = bk_zk_get_many(z->zk, pp, n, bufs, rcs);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (rcs[i] == -BK_ENOENT) {
+            /* Deleted before we read it (a purge, an operator): what it
+             * announced is unknown. */
+            BK_WARN(MOD, "%s vanished before this broker read it", paths[i]);
+            *vanished = true;
+            continue;
+        }
+        if (rcs[i] != 0) {
+            rc = rcs[i];
+            break;
+        }
+        char ep[BK_ZKC_PATH_MAX], err[256];
+        if (bk_zkc_config_change_decode(bufs[i].data, bufs[i].len, ep,
+                                        sizeof ep, err, sizeof err) != 0) {
+            BK_WARN(MOD, "%s: %s (ignored)", paths[i], err);
+            continue;
+        }
+        BK_INFO(MOD, "config change %s: %s", notes[i].name, ep);
+        if (sset_has(&seen, ep))
+            continue;
+        sset_add(&seen, ep); /* out of memory: only a second re-read */
+        if (!(eps[neps] = strdup(ep))) {
+            rc = -BK_ENOMEM;
+            break;
+        }
+        neps++;
+    }
+    /* After a vanished one every entity is read anyway (the caller). */
+    for (size_t i = 0; rc == 0 && !*vanished && i < neps; i++)
+        rc = apply_change(z, eps[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (bufs)
+            bk_buf_free(&bufs[i]);
+        if (eps)
+            free(eps[i]);
+    }
+    sset_clear(&seen);
+    free(paths);
+    free(pp);
+    free(bufs);
+    free(rcs);
+    free(eps);
+    return rc;
+}
+
+/* How many children of a node were created and deleted between two
+ * listings of it, prev (cversion cv0) and cur (cversion cv1), both sorted
+ * by strcmp: each create and each delete adds one to cversion, so what
+ * the listings do not show is (cv1 - cv0 - added - removed) / 2. */
+static int64_t unseen_children(const bk_zk_strings *prev, int32_t cv0,
+                               const bk_zk_strings *cur, int32_t cv1)
+{
+    int64_t added = 0, removed = 0;
+    size_t i = 0, j = 0;
+    while (i < prev->n || j < cur->n) {
+        int c = i == prev->n  ? 1
+                : j == cur->n ? -1
+                              : strcmp(prev->v[i], cur->v[j]);
+        if (c < 0) {
+            removed++;
+            i++;
+        } else if (c > 0) {
+            added++;
+            j++;
+        } else {
+            i++;
+            j++;
+        }
+    }
+    int64_t x = ((int64_t)cv1 - cv0 - added - removed) / 2;
+    return x > 0 ? x : 0;
+}
+
 /* /config/changes (Kafka's ZkConfigManager): the children are watched;
- * each notification above the last one handled names an entity, which
- * is read again and applied.  At a full read (initial) every entity is
- * read anyway, so the notifications present are only counted as handled
- * (this runs before those reads: a change after it is seen by them or
- * by the next notification). */
+ * the notifications above the last one handled name entities, which are
+ * read again and applied.  At a full read (initial) every entity is read
+ * anyway, so the notifications present are only counted as handled (this
+ * runs before those reads: a change after it is seen by them or by the
+ * next notification).
+ *
+ * What no notification tells, rare, makes every config entity be read
+ * again (reread_configs) and the notifications present count as handled:
+ *   - /config/changes deleted (its creation is then watched) or created
+ *     again: czxid changes, and sequence numbers start again at 0 (so
+ *     notifications present all below last_change mean the same);
+ *   - a notification deleted before this broker read it: listed but gone
+ *     at the read, or created and deleted between two listings (the
+ *     parent's cversion moved more than the listings explain). */
 static int read_config_changes(bk_zkb *z, bool initial)
 {
     bk_zk_strings names = {0};
-    int rc = watched_children(z, BK_ZKC_CONFIG_CHANGES, &names);
+    bk_zk_stat st;
+    int rc = watched_children_st(z, BK_ZKC_CONFIG_CHANGES, &names, &st);
+    bool present = rc == 0;
+    if (rc == -BK_ENOENT)
+        rc = 0; /* absent: its creation is watched */
     if (rc != 0)
         return rc;
-    /* Sorted by sequence (the names are zero-padded, but do not rely on
-     * it): repeatedly take the smallest one above last_change. */
-    bk_buf b = BK_BUF_INIT;
-    for (;;) {
-        int64_t next = -1;
-        const char *name = NULL;
-        for (size_t i = 0; i < names.n; i++) {
-            int64_t s = change_seq(names.v[i]);
-            if (s > z->last_change && (next < 0 || s < next)) {
-                next = s;
-                name = names.v[i];
-            }
-        }
-        if (!name)
-            break;
-        if (initial) {
-            z->last_change = next;
-            continue;
-        }
-        char path[BK_ZKC_PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", BK_ZKC_CONFIG_CHANGES, name);
-        bk_buf_reset(&b);
-        rc = bk_zk_get(z->zk, path, &b, NULL, NULL, NULL);
-        if (rc == 0) {
-            char ep[BK_ZKC_PATH_MAX], err[256];
-            if (bk_zkc_config_change_decode(b.data, b.len, ep, sizeof ep, err,
-                                            sizeof err) != 0) {
-                BK_WARN(MOD, "%s: %s (ignored)", path, err);
-            } else {
-                BK_INFO(MOD, "config change %s: %s", name, ep);
-                rc = apply_change(z, ep);
-            }
-        } else if (rc == -BK_ENOENT) {
-            rc = 0; /* purged meanwhile: older than anyone cares about */
-        }
-        if (rc != 0)
-            break; /* retried from here (last_change not moved) */
-        z->last_change = next;
+    int64_t czxid = present ? st.czxid : 0;
+    int32_t cversion = present ? st.cversion : 0;
+    /* In sequence order: parse each name once, sort. */
+    change_note *notes = calloc(names.n ? names.n : 1, sizeof *notes);
+    size_t n = 0;
+    if (!notes) {
+        bk_zk_strings_free(&names);
+        return -BK_ENOMEM;
     }
-    bk_buf_free(&b);
-    bk_zk_strings_free(&names);
+    for (size_t i = 0; i < names.n; i++) {
+        int64_t seq = bk_zkc_config_change_seq(names.v[i]);
+        if (seq >= 0)
+            notes[n++] = (change_note){seq, names.v[i]};
+    }
+    if (n > 1)
+        qsort(notes, n, sizeof *notes, cmp_change_note);
+    int64_t newest = n ? notes[n - 1].seq : -1;
+    if (!initial && !z->cfg_reread) {
+        int64_t unseen;
+        if (czxid != z->changes_czxid || (n > 0 && newest < z->last_change)) {
+            BK_WARN(MOD,
+                    "%s was %s (notifications up to %" PRId64
+                    " handled): reading every config again",
+                    BK_ZKC_CONFIG_CHANGES,
+                    czxid == 0 ? "deleted" : "created again", z->last_change);
+            z->cfg_reread = true;
+        } else if (present && (unseen = unseen_children(
+                                   &z->changes_prev, z->changes_cversion,
+                                   &names, cversion)) > 0) {
+            BK_WARN(MOD,
+                    "%" PRId64 " notification(s) under %s came and went "
+                    "before this broker listed them: reading every config "
+                    "again",
+                    unseen, BK_ZKC_CONFIG_CHANGES);
+            z->cfg_reread = true;
+        }
+    }
+    z->changes_czxid = czxid;
+    z->changes_cversion = cversion;
+    /* The first notification not handled yet. */
+    size_t first = 0;
+    while (!initial && !z->cfg_reread && first < n &&
+           notes[first].seq <= z->last_change)
+        first++;
+    /* A backlog longer than the list of entities (a burst of changes):
+     * reading every entity costs fewer reads than the notifications. */
+    if (!initial && !z->cfg_reread && n - first > CHANGE_BACKLOG_MIN &&
+        n - first > z->md->ntopics + 2) {
+        BK_INFO(MOD,
+                "%zu config change notifications to read: reading every "
+                "config instead (%zu topics)",
+                n - first, z->md->ntopics);
+        z->cfg_reread = true;
+    }
+    bool vanished = false;
+    if (!initial && !z->cfg_reread && first < n) {
+        rc = apply_changes(z, notes + first, n - first, &vanished);
+        if (rc == 0 && vanished) {
+            BK_WARN(MOD, "reading every config again");
+            z->cfg_reread = true;
+        }
+    }
+    bool all = initial || z->cfg_reread;
+    if (rc == 0 && !initial && z->cfg_reread)
+        rc = reread_configs(z); /* on failure still due at the retry */
+    if (rc == 0) {
+        z->cfg_reread = false;
+        /* After a full read: the newest present, not the largest ever
+         * seen (under a re-created parent the numbers are lower). */
+        if (all || newest > z->last_change)
+            z->last_change = newest;
+    }
+    free(notes);
+    /* This listing is the base of the next one's count. */
+    bk_zk_strings_free(&z->changes_prev);
+    z->changes_prev = names;
     return rc;
 }
 
@@ -854,15 +1083,8 @@ static int read_all(bk_zkb *z)
         bk_md_free(md);
         return -BK_ENOMEM;
     }
-    /* The old picture stays until a read is complete: config values read
-     * now that are invalid fall back to its (broker/dynconfig.h).  After
-     * a failed attempt z->md is a partial picture: the older one stays. */
-    if (z->old_md)
-        bk_md_free(z->md);
-    else
-        z->old_md = z->md;
+    bk_md_free(z->md);
     z->md = md;
-    z->reading_all = true;
     sset_clear(&z->armed);
     /* Notifications first (see read_config_changes), then the broker
      * entities; topic configs come with the topics. */
@@ -885,12 +1107,8 @@ static int read_all(bk_zkb *z)
         rc = read_preferred(z);
     if (rc == 0)
         rc = read_isr_changes(z);
-    z->reading_all = false;
-    if (rc == 0) {
+    if (rc == 0)
         md->complete = true;
-        bk_md_free(z->old_md);
-        z->old_md = NULL;
-    }
     return rc;
 }
 
@@ -1181,7 +1399,8 @@ static void rebalance_tick(bk_zkb *z)
         post_md(z); /* the states it wrote */
 }
 
-/* Kafka's hygiene: config change notifications older than 15 minutes go.
+/* Kafka's hygiene: config change notifications 15 minutes older than the
+ * newest one go (ZooKeeper's clock, not ours: bk_zkd_config_changes_purge).
  * The active controller does it (a broker that starts reads every config
  * anyway, so an old notification is never needed). */
 static void purge_tick(bk_zkb *z)
@@ -1189,12 +1408,14 @@ static void purge_tick(bk_zkb *z)
     if (!bk_ctrl_is_active(z->ctrl))
         return;
     int rc = bk_zkd_config_changes_purge(z->zk, bk_clock_wall_ms(),
-                                         CHANGE_MAX_AGE_MS);
+                                         CHANGE_MAX_AGE_MS, PURGE_MAX_DELETES);
     if (rc < 0)
         BK_WARN(MOD, "purging old config changes: %s (retrying later)",
                 bk_strerror(rc));
     else if (rc > 0)
         BK_INFO(MOD, "purged %d config change notifications", rc);
+    if (rc >= PURGE_MAX_DELETES) /* maybe more: soon again */
+        z->next_purge = bk_clock_mono_ms() + PURGE_BACKLOG_MS;
 }
 
 /* The next job, running the periodic checks (leader rebalance, purge of
@@ -1223,7 +1444,7 @@ static job *next_job(bk_zkb *z)
         }
         if (now >= z->next_purge) {
             z->next_purge = now + PURGE_EVERY_MS;
-            purge_tick(z);
+            purge_tick(z); /* may move next_purge closer */
         }
     }
 }
@@ -1325,6 +1546,7 @@ int bk_zkb_open(const bk_zkb_opts *o, bk_zkb **out)
              SESSION_FILE);
     z->prev_session = read_session_file(z->session_path);
     z->last_change = -1;
+    z->changes_czxid = -1;
     z->boot_session = z->prev_session;
     pthread_mutex_init(&z->mu, NULL);
     pthread_cond_init(&z->cv, NULL);
@@ -1451,7 +1673,7 @@ void bk_zkb_free(bk_zkb *z)
     assert(!z->started && !z->zk);
     sset_clear(&z->armed);
     sset_clear(&z->marks);
-    bk_md_free(z->old_md);
+    bk_zk_strings_free(&z->changes_prev);
     bk_md_free(z->md);
     bk_ctrl_free(z->ctrl);
     pthread_mutex_destroy(&z->mu);

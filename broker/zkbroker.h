@@ -32,10 +32,15 @@
  * the last one handled names an entity ("topics/<t>", "brokers/<default>",
  * "brokers/<id>") that is read again into the picture (values checked,
  * invalid ones ignored) and posted, so the logs and the controller apply
- * it.  /config/topics/<t> itself is not watched (one notification per
- * change, as in Kafka); a full read (start, new session) reads every
- * entity and counts the notifications present as handled.  The active
- * controller purges notifications older than 15 minutes (every minute).
+ * it; an entity named several times in one batch is read once.
+ * /config/topics/<t> itself is not watched (one notification per change,
+ * as in Kafka); a full read (start, new session) reads every entity and
+ * counts the notifications present as handled.  When /config/changes is
+ * deleted (its creation is then watched) or created again (sequence
+ * numbers restart at 0), or a notification vanishes before it was read,
+ * every config entity is read again the same way.  The active controller
+ * purges notifications 15 minutes older than the newest one (every
+ * minute; bk_zkd_config_changes_purge).
  *
  * Session expiry: the worker opens a new session (retrying), registers
  * again, re-reads everything with fresh watches and posts the new picture.

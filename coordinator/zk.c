@@ -794,6 +794,12 @@ static int cmp_str(const void *a, const void *b)
 int bk_zk_children(bk_zk *zk, const char *path, bk_zk_strings *out,
                    bk_zk_watch_fn watch, void *arg)
 {
+    return bk_zk_children2(zk, path, out, NULL, watch, arg);
+}
+
+int bk_zk_children2(bk_zk *zk, const char *path, bk_zk_strings *out,
+                    bk_zk_stat *st, bk_zk_watch_fn watch, void *arg)
+{
     out->v = NULL;
     out->n = 0;
     CHECK_HANDLE(zk);
@@ -801,12 +807,14 @@ int bk_zk_children(bk_zk *zk, const char *path, bk_zk_strings *out,
     if (watch && !(w = watch_new(zk, watch, arg)))
         return -BK_ENOMEM;
     struct String_vector sv = {0, NULL};
-    int zrc = w ? zoo_wget_children(zk->zh, path, watch_trampoline, w, &sv)
-                : zoo_get_children(zk->zh, path, 0, &sv);
+    struct Stat s;
+    int zrc = w ? zoo_wget_children2(zk->zh, path, watch_trampoline, w, &sv, &s)
+                : zoo_get_children2(zk->zh, path, 0, &sv, &s);
     if (w && zrc != ZOK)
         watch_drop(zk, w); /* child_result_checker: ZOK only */
     if (zrc != ZOK)
         return map_zrc(zrc);
+    copy_stat(st, &s);
     int rc = 0;
     if (sv.count > 0) {
         out->v = calloc((size_t)sv.count, sizeof *out->v);
@@ -1145,6 +1153,74 @@ int bk_zk_get_many(bk_zk *zk, const char *const *paths, size_t n, bk_buf *outs,
     }
     /* Every queued request is answered (with a connection-loss code when
      * the connection goes), so this wait ends. */
+    pthread_mutex_lock(&w.mu);
+    while (w.pending > 0)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    free(sl);
+    return nsent > 0 || n == 0 ? 0 : send_rc;
+}
+
+/* Completion bookkeeping of bk_zk_exists_many (the wait of get_many). */
+typedef struct exists_many_slot {
+    get_many_wait *w;
+    bk_zk_stat *st;
+    int *rc;
+} exists_many_slot;
+
+/* ZooKeeper's completion thread: keep the stat, wake the caller. */
+static void exists_many_done(int zrc, const struct Stat *st, const void *data)
+{
+    const exists_many_slot *sl = data;
+    if (zrc == ZOK && st)
+        copy_stat(sl->st, st);
+    pthread_mutex_lock(&sl->w->mu);
+    *sl->rc = map_zrc(zrc);
+    sl->w->pending--;
+    pthread_cond_signal(&sl->w->cv);
+    pthread_mutex_unlock(&sl->w->mu);
+}
+
+int bk_zk_exists_many(bk_zk *zk, const char *const *paths, size_t n,
+                      bk_zk_stat *sts, int *rcs)
+{
+    for (size_t i = 0; i < n; i++)
+        rcs[i] = -BK_EIO;
+    CHECK_HANDLE(zk);
+    exists_many_slot *sl = calloc(n ? n : 1, sizeof *sl);
+    if (!sl) {
+        for (size_t i = 0; i < n; i++)
+            rcs[i] = -BK_ENOMEM;
+        return -BK_ENOMEM;
+    }
+    get_many_wait w = {.pending = 0};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int send_rc = 0;
+    size_t nsent = 0;
+    for (size_t i = 0; i < n; i++) {
+        memset(&sts[i], 0, sizeof sts[i]);
+        sl[i] = (exists_many_slot){.w = &w, .st = &sts[i], .rc = &rcs[i]};
+        pthread_mutex_lock(&w.mu);
+        while (w.pending >= BK_ZK_GET_WINDOW)
+            pthread_cond_wait(&w.cv, &w.mu);
+        w.pending++;
+        pthread_mutex_unlock(&w.mu);
+        int zrc = zoo_aexists(zk->zh, paths[i], 0, exists_many_done, &sl[i]);
+        if (zrc != ZOK) {
+            /* Not queued (see bk_zk_get_many): neither are the rest. */
+            pthread_mutex_lock(&w.mu);
+            w.pending--;
+            pthread_mutex_unlock(&w.mu);
+            send_rc = map_zrc(zrc);
+            for (size_t j = i; j < n; j++)
+                rcs[j] = send_rc;
+            break;
+        }
+        nsent++;
+    }
     pthread_mutex_lock(&w.mu);
     while (w.pending > 0)
         pthread_cond_wait(&w.cv, &w.mu);

@@ -224,6 +224,10 @@ void bk_zk_strings_free(bk_zk_strings *s);
  * watch fires when a child is added or removed, or path is deleted. */
 int bk_zk_children(bk_zk *zk, const char *path, bk_zk_strings *out,
                    bk_zk_watch_fn watch, void *arg);
+/* The same, with path's own stat from the same read (st may be NULL):
+ * its czxid tells one incarnation of path from the next. */
+int bk_zk_children2(bk_zk *zk, const char *path, bk_zk_strings *out,
+                    bk_zk_stat *st, bk_zk_watch_fn watch, void *arg);
 
 /* Every descendant of path and path itself, as full paths, children
  * before their parent (the order in which they can be deleted).  Not
@@ -315,5 +319,13 @@ int bk_zk_multi_batches(bk_zk *zk, bk_zk_op *const *ops, const int *n, int nb,
 #define BK_ZK_GET_WINDOW 1000
 int bk_zk_get_many(bk_zk *zk, const char *const *paths, size_t n, bk_buf *outs,
                    int *rcs);
+
+/* Pipelined exists, as bk_zk_get_many: sts[i] receives path i's stat and
+ * rcs[i] its result as bk_zk_exists() would return it (0, -BK_ENOENT,
+ * -BK_EIO ...).  Returns 0 once every request was answered, or the send
+ * error when none could be sent.  No watches.  Not from ZooKeeper's
+ * threads. */
+int bk_zk_exists_many(bk_zk *zk, const char *const *paths, size_t n,
+                      bk_zk_stat *sts, int *rcs);
 
 #endif

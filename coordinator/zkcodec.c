@@ -867,6 +867,23 @@ out:
     return rc;
 }
 
+int64_t bk_zkc_config_change_seq(const char *name)
+{
+    static const char prefix[] = "config_change_";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return -1;
+    const char *d = name + sizeof prefix - 1;
+    int64_t v = 0;
+    if (!*d)
+        return -1;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9' || v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (*d - '0');
+    }
+    return v;
+}
+
 /* ------------------- ISR change notification ------------------- */
 
 int bk_zkc_isr_change_encode(const bk_zkc_tp *tps, size_t n, bk_buf *out)

@@ -212,6 +212,9 @@ int bk_zkc_config_decode(const void *data, size_t len, bk_zkc_config *out,
 int bk_zkc_config_change_encode(const char *entity_path, bk_buf *out);
 int bk_zkc_config_change_decode(const void *data, size_t len, char *entity_path,
                                 size_t pathlen, char *err, size_t errlen);
+/* The sequence number of a child name "config_change_<seq>" (digits
+ * only, ZooKeeper's 10 or more), or -1 for any other name. */
+int64_t bk_zkc_config_change_seq(const char *name);
 
 /* ------------------- ISR change notification ------------------- */
 typedef struct bk_zkc_tp {

@@ -1169,37 +1169,133 @@ out:
     return rc;
 }
 
-int bk_zkd_config_changes_purge(bk_zk *zk, int64_t now_ms, int64_t max_age_ms)
+/* One notification of the purge: its sequence number and name. */
+typedef struct purge_note {
+    int64_t seq;
+    const char *name;
+} purge_note;
+
+static int cmp_purge_note(const void *a, const void *b)
 {
-    static const char prefix[] = "config_change_";
+    int64_t x = ((const purge_note *)a)->seq, y = ((const purge_note *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Notifications stat'ed (and deleted) per pipelined round. */
+#define PURGE_CHUNK 256
+
+int bk_zkd_config_changes_purge(bk_zk *zk, int64_t now_ms, int64_t max_age_ms,
+                                int max_deletes)
+{
     bk_zk_strings kids;
     int rc = bk_zk_children(zk, BK_ZKC_CONFIG_CHANGES, &kids, NULL, NULL);
     if (rc == -BK_ENOENT)
         return 0;
     if (rc)
         return rc;
+    /* In sequence order, oldest first (the names are zero-padded, but
+     * sort the numbers rather than rely on it). */
+    purge_note *notes = calloc(kids.n ? kids.n : 1, sizeof *notes);
+    char(*paths)[BK_ZKC_PATH_MAX] = calloc(PURGE_CHUNK, sizeof *paths);
+    const char **pp = calloc(PURGE_CHUNK, sizeof *pp);
+    bk_zk_stat *sts = calloc(PURGE_CHUNK, sizeof *sts);
+    int *rcs = calloc(PURGE_CHUNK, sizeof *rcs);
+    bk_zk_op *ops = calloc(PURGE_CHUNK, sizeof *ops);
+    bk_zk_op **opp = calloc(PURGE_CHUNK, sizeof *opp);
+    int *nops = calloc(PURGE_CHUNK, sizeof *nops);
+    int *failed = calloc(PURGE_CHUNK, sizeof *failed);
     int deleted = 0;
-    char path[BK_ZKC_PATH_MAX];
-    for (size_t i = 0; i < kids.n && rc == 0; i++) {
-        if (strncmp(kids.v[i], prefix, sizeof prefix - 1) != 0)
-            continue;
-        if (snprintf(path, sizeof path, BK_ZKC_CONFIG_CHANGES "/%s",
-                     kids.v[i]) >= (int)sizeof path)
-            continue;
-        bk_zk_stat st;
-        rc = bk_zk_exists(zk, path, &st, NULL, NULL);
-        if (rc == -BK_ENOENT) { /* another purger was first */
-            rc = 0;
-            continue;
-        }
-        if (rc || now_ms - st.ctime <= max_age_ms)
-            continue;
-        rc = bk_zk_delete(zk, path, -1);
-        if (rc == 0)
-            deleted++;
-        else if (rc == -BK_ENOENT)
-            rc = 0;
+    size_t n = 0;
+    if (!notes || !paths || !pp || !sts || !rcs || !ops || !opp || !nops ||
+        !failed) {
+        rc = -BK_ENOMEM;
+        goto out;
     }
+    for (size_t i = 0; i < kids.n; i++) {
+        int64_t seq = bk_zkc_config_change_seq(kids.v[i]);
+        if (seq >= 0 && strlen(kids.v[i]) + sizeof BK_ZKC_CONFIG_CHANGES + 1 <
+                            BK_ZKC_PATH_MAX)
+            notes[n++] = (purge_note){seq, kids.v[i]};
+    }
+    if (n == 0)
+        goto out;
+    qsort(notes, n, sizeof *notes, cmp_purge_note);
+    /* Ages count from the newest notification's ctime, ZooKeeper's clock,
+     * not from ours: a purger whose clock runs ahead would otherwise
+     * delete notifications brokers have not read yet.  now_ms only
+     * lowers the reference (a clock behind purges less, never more), and
+     * the newest notification always stays. */
+    snprintf(paths[0], sizeof paths[0], BK_ZKC_CONFIG_CHANGES "/%s",
+             notes[n - 1].name);
+    rc = bk_zk_exists(zk, paths[0], &sts[0], NULL, NULL);
+    if (rc == -BK_ENOENT) { /* another purger, or a new /config/changes */
+        rc = 0;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    int64_t ref = sts[0].ctime < now_ms ? sts[0].ctime : now_ms;
+    /* Oldest first, a chunk at a time (pipelined stats, then pipelined
+     * deletes), stopping at the first young enough notification: ctime
+     * grows with the sequence, so a purge costs what it deletes plus one
+     * chunk, not a stat of every notification. */
+    bool young = false;
+    /* The newest always stays (its age is 0): at most n - 1 go. */
+    size_t limit = n - 1;
+    if (max_deletes > 0 && (size_t)max_deletes < limit)
+        limit = (size_t)max_deletes;
+    for (size_t base = 0; base < limit && !young && rc == 0;
+         base += PURGE_CHUNK) {
+        size_t m = limit - base < PURGE_CHUNK ? limit - base : PURGE_CHUNK;
+        for (size_t i = 0; i < m; i++) {
+            snprintf(paths[i], sizeof paths[i], BK_ZKC_CONFIG_CHANGES "/%s",
+                     notes[base + i].name);
+            pp[i] = paths[i];
+        }
+        rc = bk_zk_exists_many(zk, pp, m, sts, rcs);
+        if (rc)
+            break;
+        int nb = 0;
+        for (size_t i = 0; i < m; i++) {
+            if (rcs[i] == -BK_ENOENT) /* another purger was first */
+                continue;
+            if (rcs[i] != 0) {
+                rc = rcs[i];
+                break;
+            }
+            if (ref - sts[i].ctime <= max_age_ms) {
+                young = true;
+                break;
+            }
+            ops[nb] = bk_zk_op_delete(paths[i], -1);
+            opp[nb] = &ops[nb];
+            nops[nb] = 1;
+            nb++;
+        }
+        if (nb == 0)
+            continue;
+        /* One op per multi: a notification another purger deleted first
+         * fails only its own. */
+        int brc = bk_zk_multi_batches(zk, opp, nops, nb, rcs, failed);
+        if (brc && rc == 0)
+            rc = brc;
+        for (int b = 0; brc == 0 && b < nb; b++) {
+            if (rcs[b] == 0)
+                deleted++;
+            else if (rcs[b] != -BK_ENOENT && rc == 0)
+                rc = rcs[b];
+        }
+    }
+out:
+    free(notes);
+    free(paths);
+    free(pp);
+    free(sts);
+    free(rcs);
+    free(ops);
+    free(opp);
+    free(nops);
+    free(failed);
     bk_zk_strings_free(&kids);
     if (deleted)
         BK_INFO(MOD,

@@ -198,11 +198,18 @@ int bk_zkd_config_alter(bk_zk *zk, const char *entity_type,
 
 /* Kafka's change-notification hygiene: deletes every
  * /config/changes/config_change_* whose creation time (ZooKeeper's
- * ctime) is more than max_age_ms before now_ms (Kafka: 15 minutes,
- * 900000; brokers read a notification within seconds, and a broker that
- * starts reads every config anyway).  Several callers (brokers, the
- * controller) may purge at once: a notification already gone is fine.
+ * ctime) is more than max_age_ms (Kafka: 15 minutes, 900000) before the
+ * reference min(now_ms, ctime of the newest notification).  The newest
+ * ctime bounds it so that a caller whose clock runs ahead of
+ * ZooKeeper's deletes nothing brokers may not have read yet (brokers
+ * read a notification within seconds, and one that starts reads every
+ * config anyway); the newest notification always stays.  Walks the
+ * notifications oldest first (pipelined stats and deletes) and stops at
+ * the first young one, or after max_deletes of them (> 0; 0: no
+ * limit), so that a caller with other work bounds each call.  Several
+ * callers may purge at once: a notification already gone is fine.
  * Returns how many it deleted (>= 0), or -BK_E* from ZooKeeper. */
-int bk_zkd_config_changes_purge(bk_zk *zk, int64_t now_ms, int64_t max_age_ms);
+int bk_zkd_config_changes_purge(bk_zk *zk, int64_t now_ms, int64_t max_age_ms,
+                                int max_deletes);
 
 #endif

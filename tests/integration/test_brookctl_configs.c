@@ -767,7 +767,8 @@ static void test_purge(void)
 {
     bk_zk *zk = use_chroot("purge");
     /* nothing there yet */
-    CU_ASSERT_EQUAL(bk_zkd_config_changes_purge(zk, bk_clock_wall_ms(), 0), 0);
+    CU_ASSERT_EQUAL(bk_zkd_config_changes_purge(zk, bk_clock_wall_ms(), 0, 0),
+                    0);
     make_topic(zk, "p");
     char err[512];
     bk_zkc_kv kv = {"retention.ms", "1"};
@@ -786,35 +787,106 @@ static void test_purge(void)
     bk_zk_strings s;
     CU_ASSERT_EQUAL_FATAL(changes(zk, &s), 6);
     /* sorted: config_change_0000000000..4, then "other" */
-    int64_t old_max = ctime_of(zk, s.v[2]), young_min = ctime_of(zk, s.v[3]);
-    CU_ASSERT_TRUE_FATAL(young_min > old_max);
+    int64_t old_min = ctime_of(zk, s.v[0]), old_max = ctime_of(zk, s.v[2]);
+    int64_t young_min = ctime_of(zk, s.v[3]), newest = ctime_of(zk, s.v[4]);
+    CU_ASSERT_TRUE_FATAL(young_min >= old_max + 2);
     char young[3][64];
     for (int i = 0; i < 3; i++)
         snprintf(young[i], sizeof young[i], "%s", s.v[3 + i]);
     bk_zk_strings_free(&s);
     /* the real clock with Kafka's 15 minutes: nothing is that old */
     CU_ASSERT_EQUAL(
-        bk_zkd_config_changes_purge(zk, bk_clock_wall_ms(), 15 * 60 * 1000), 0);
+        bk_zkd_config_changes_purge(zk, bk_clock_wall_ms(), 15 * 60 * 1000, 0),
+        0);
+    /* a purger whose clock runs 15 minutes or an hour ahead of
+     * ZooKeeper's: ages count from the newest notification's ctime, so
+     * nothing goes */
+    CU_ASSERT_EQUAL(bk_zkd_config_changes_purge(
+                        zk, bk_clock_wall_ms() + 15 * 60 * 1000 + 1, 900000, 0),
+                    0);
+    CU_ASSERT_EQUAL(
+        bk_zkd_config_changes_purge(zk, newest + 3600 * 1000, 900000, 0), 0);
+    /* a clock an hour behind: even a max age of 0 deletes nothing */
+    CU_ASSERT_EQUAL(
+        bk_zkd_config_changes_purge(zk, old_min - 3600 * 1000, 0, 0), 0);
     CU_ASSERT_EQUAL(changes(zk, NULL), 6);
-    /* a clock 15 minutes after the gap: the first three are too old */
+    /* a max age ending inside the gap, counted from the newest: the first
+     * three are older than that, the other two are not */
     int64_t mid = old_max + (young_min - old_max) / 2;
-    int64_t fake_now = mid + 15 * 60 * 1000;
-    if (mid == old_max) /* a 1 ms gap: the boundary is exclusive */
-        fake_now = old_max + 15 * 60 * 1000 + 1;
-    CU_ASSERT_EQUAL(bk_zkd_config_changes_purge(zk, fake_now, 15 * 60 * 1000),
-                    3);
+    CU_ASSERT_EQUAL(
+        bk_zkd_config_changes_purge(zk, newest + 3600 * 1000, newest - mid, 0),
+        3);
     CU_ASSERT_EQUAL_FATAL(changes(zk, &s), 3);
     for (int i = 0; i < 3; i++)
         CU_ASSERT_STRING_EQUAL(s.v[i], young[i]);
     bk_zk_strings_free(&s);
     /* again: nothing more */
-    CU_ASSERT_EQUAL(bk_zkd_config_changes_purge(zk, fake_now, 15 * 60 * 1000),
-                    0);
-    /* far in the future: the rest of the notifications, not "other" */
     CU_ASSERT_EQUAL(
-        bk_zkd_config_changes_purge(zk, young_min + 3600 * 1000, 900000), 2);
-    CU_ASSERT_EQUAL_FATAL(changes(zk, &s), 1);
-    CU_ASSERT_STRING_EQUAL(s.v[0], "other");
+        bk_zkd_config_changes_purge(zk, newest + 3600 * 1000, newest - mid, 0),
+        0);
+    /* max age 0: every notification older than the newest; the newest
+     * and "other" stay */
+    int older = young_min < newest ? 1 : 0;
+    CU_ASSERT_EQUAL(bk_zkd_config_changes_purge(zk, newest + 3600 * 1000, 0, 0),
+                    older);
+    CU_ASSERT_EQUAL_FATAL(changes(zk, &s), 3 - (size_t)older);
+    CU_ASSERT_STRING_EQUAL(s.v[s.n - 2], young[1]);
+    CU_ASSERT_STRING_EQUAL(s.v[s.n - 1], "other");
+    bk_zk_strings_free(&s);
+    bk_zk_close(zk);
+}
+
+/* More notifications than one pipelined round of the purge, old and
+ * young: the old ones go in order, the young ones stay. */
+static void test_purge_many(void)
+{
+    bk_zk *zk = use_chroot("purge-many");
+    CU_ASSERT_EQUAL_FATAL(bk_zk_mkdirs(zk, BK_ZKC_CONFIG_CHANGES), 0);
+    enum { OLD = 700, YOUNG = 5 };
+    bk_buf note = BK_BUF_INIT;
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_config_change_encode("topics/x", &note), 0);
+    char last_old[BK_ZKC_PATH_MAX] = "", first_young[BK_ZKC_PATH_MAX] = "";
+    for (int i = 0; i < OLD + YOUNG; i++) {
+        if (i == OLD)
+            bk_h_sleep_ms(60);
+        char made[BK_ZKC_PATH_MAX];
+        CU_ASSERT_EQUAL_FATAL(bk_zk_create(zk, BK_ZKC_CONFIG_CHANGE_SEQ,
+                                           note.data, note.len,
+                                           BK_ZK_SEQUENTIAL, made, sizeof made),
+                              0);
+        if (i == OLD - 1)
+            snprintf(last_old, sizeof last_old, "%s", made);
+        if (i == OLD)
+            snprintf(first_young, sizeof first_young, "%s", made);
+    }
+    bk_buf_free(&note);
+    bk_zk_stat a, b, c;
+    CU_ASSERT_EQUAL_FATAL(bk_zk_exists(zk, last_old, &a, NULL, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(bk_zk_exists(zk, first_young, &b, NULL, NULL), 0);
+    bk_zk_strings s;
+    CU_ASSERT_EQUAL_FATAL(changes(zk, &s), OLD + YOUNG);
+    char p[BK_ZKC_PATH_MAX];
+    snprintf(p, sizeof p, BK_ZKC_CONFIG_CHANGES "/%s", s.v[s.n - 1]);
+    CU_ASSERT_EQUAL_FATAL(bk_zk_exists(zk, p, &c, NULL, NULL), 0);
+    bk_zk_strings_free(&s);
+    CU_ASSERT_TRUE_FATAL(b.ctime >= a.ctime + 2);
+    int64_t mid = a.ctime + (b.ctime - a.ctime) / 2;
+    /* at most 300 per call: the 300 oldest */
+    CU_ASSERT_EQUAL(
+        bk_zkd_config_changes_purge(zk, bk_clock_wall_ms(), c.ctime - mid, 300),
+        300);
+    CU_ASSERT_EQUAL_FATAL(changes(zk, &s), OLD + YOUNG - 300);
+    CU_ASSERT_EQUAL(bk_zkc_config_change_seq(s.v[0]), 300);
+    bk_zk_strings_free(&s);
+    int64_t t0 = bk_clock_mono_ms();
+    CU_ASSERT_EQUAL(
+        bk_zkd_config_changes_purge(zk, bk_clock_wall_ms(), c.ctime - mid, 0),
+        OLD - 300);
+    printf("\n  purged %d of %d notifications in %lld ms ", OLD - 300,
+           OLD + YOUNG - 300, (long long)(bk_clock_mono_ms() - t0));
+    CU_ASSERT_EQUAL_FATAL(changes(zk, &s), YOUNG);
+    CU_ASSERT_STRING_EQUAL(s.v[0],
+                           first_young + strlen(BK_ZKC_CONFIG_CHANGES) + 1);
     bk_zk_strings_free(&s);
     bk_zk_close(zk);
 }
@@ -850,7 +922,10 @@ static CU_TestInfo tests[] = {
     {"two brookctl processes alter different keys at once",
      test_concurrent_brookctl},
     {"conditional write: 4 writers, none lost", test_concurrent_threads},
-    {"purge deletes only old notifications", test_purge},
+    {"purge deletes only old notifications, whatever the caller's clock",
+     test_purge},
+    {"purge of 700 old notifications beside young ones, 300 at most per call",
+     test_purge_many},
     {"ZooKeeper unreachable: exit 3", test_unreachable},
     CU_TEST_INFO_NULL,
 };

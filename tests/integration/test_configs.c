@@ -14,14 +14,21 @@
  *     segment.bytes (segments roll on every replica);
  *   - precedence: a cluster default applies to a topic without an
  *     override, a topic override wins, deleting it falls back;
- *   - invalid values written straight into ZooKeeper are ignored (the
- *     old value stays, the brokers keep running, the log names key and
- *     znode);
+ *   - invalid values written straight into ZooKeeper are ignored as if
+ *     absent (the next layer applies, on a restarted broker as on the
+ *     others; the brokers keep running, the log names key and znode);
  *   - DescribeConfigs errors: unknown topic, another broker's id;
  *   - the controller: unclean.leader.election.enable from the cluster
  *     default elects a stale replica;
  *   - a broker that was down, or whose session expired (SIGSTOP), reads
- *     every config again, and follows notifications after.
+ *     every config again, and follows notifications after;
+ *   - /config/changes deleted and created again (sequence numbers start
+ *     again at 0): by brookctl after the brokers saw it gone, and in one
+ *     transaction; every broker sees the change within 1 s;
+ *   - a notification deleted before a (briefly SIGSTOPped) broker read
+ *     it: the broker reads every config again and converges;
+ *   - 2,000 notifications at once (20,000 in the long run): a change
+ *     beside them, a broker restarted with them present, and the purge.
  */
 #include <CUnit/CUnit.h>
 #include <dirent.h>
@@ -661,14 +668,35 @@ static bool logs_contain(const char *needle)
     return true;
 }
 
+/* Every broker shows the same value for key of topic t (the first
+ * broker's), and it is want. */
+static void expect_same(const char *t, const char *key, const char *want,
+                        int want_src)
+{
+    expect_all(BK_RESOURCE_TOPIC, t, key, want, want_src);
+    for (int i = 0; i < cl->n; i++) {
+        int fd = bk_h_connect(cl->broker[i].port);
+        CU_ASSERT_FATAL(fd >= 0);
+        char v[64] = "";
+        int src = 0;
+        CU_ASSERT_EQUAL(
+            describe(fd, BK_RESOURCE_TOPIC, t, key, v, sizeof v, &src), 0);
+        CU_ASSERT_STRING_EQUAL(v, want);
+        CU_ASSERT_EQUAL(src, want_src);
+        close(fd);
+    }
+}
+
 static void test_invalid_ignored(void)
 {
     create_topic("bad", 1, 3, NULL);
+    CU_ASSERT_EQUAL(alter_default("log.retention.ms", "7200000"), 0);
     CU_ASSERT_EQUAL(alter_topic("bad", "retention.ms", "3600000"), 0);
     expect_all(BK_RESOURCE_TOPIC, "bad", "retention.ms", "3600000",
                BK_CFG_SRC_TOPIC);
     /* A bad value beside a good one: the good one applies, the bad one
-     * keeps its old value. */
+     * is as if absent: the next layer (the cluster default) applies, not
+     * the value the brokers had. */
     char path[BK_ZKC_PATH_MAX];
     bk_zkc_path_topic_config(path, "bad");
     write_raw(path,
@@ -677,20 +705,27 @@ static void test_invalid_ignored(void)
               "topics/bad");
     expect_all(BK_RESOURCE_TOPIC, "bad", "segment.bytes", "2048",
                BK_CFG_SRC_TOPIC);
-    expect_all(BK_RESOURCE_TOPIC, "bad", "retention.ms", "3600000",
-               BK_CFG_SRC_TOPIC);
-    /* Out of Brook's range (Kafka takes 14): ignored, built-in stays. */
+    expect_same("bad", "retention.ms", "7200000", BK_CFG_SRC_DYN_DEFAULT);
+    /* A restarted broker (which never had the valid value) applies the
+     * same as the ones that had it. */
+    CU_ASSERT_FATAL(bk_h_broker_signal(cl, 2, SIGTERM) >= 0);
+    CU_ASSERT_EQUAL_FATAL(bk_h_broker_start(cl, 2, true), 0);
+    expect_same("bad", "retention.ms", "7200000", BK_CFG_SRC_DYN_DEFAULT);
+    expect_same("bad", "segment.bytes", "2048", BK_CFG_SRC_TOPIC);
+    /* Out of Brook's range (Kafka takes 14): ignored, the next layer
+     * (built in) applies. */
     write_raw(path,
               "{\"version\":1,\"config\":{\"retention.ms\":\"3600000\","
               "\"segment.bytes\":\"100\",\"max.message.bytes\":\"-5\"}}",
               "topics/bad");
-    expect_all(BK_RESOURCE_TOPIC, "bad", "segment.bytes", "2048",
+    expect_all(BK_RESOURCE_TOPIC, "bad", "retention.ms", "3600000",
                BK_CFG_SRC_TOPIC);
-    expect_all(BK_RESOURCE_TOPIC, "bad", "max.message.bytes", "1048588",
-               BK_CFG_SRC_DEFAULT);
-    /* JSON that does not decode: everything stays. */
+    expect_same("bad", "segment.bytes", "1073741824", BK_CFG_SRC_DEFAULT);
+    expect_same("bad", "max.message.bytes", "1048588", BK_CFG_SRC_DEFAULT);
+    /* JSON that does not decode: the topic sets nothing. */
     write_raw(path,
               "{\"version\":1,\"config\":{\"retention.ms\":", "topics/bad");
+    expect_same("bad", "retention.ms", "7200000", BK_CFG_SRC_DYN_DEFAULT);
     /* The default entity: a bad value and a key that is not dynamic. */
     char dpath[BK_ZKC_PATH_MAX];
     bk_zkc_path_entity_config(dpath, BK_ZKC_ENTITY_BROKERS,
@@ -701,10 +736,8 @@ static void test_invalid_ignored(void)
               "brokers/<default>");
     expect_all(BK_RESOURCE_TOPIC, "bad", "segment.ms", "86400000",
                BK_CFG_SRC_DYN_DEFAULT);
-    expect_all(BK_RESOURCE_TOPIC, "bad", "retention.bytes", "-1",
-               BK_CFG_SRC_DEFAULT);
-    expect_all(BK_RESOURCE_TOPIC, "bad", "retention.ms", "3600000",
-               BK_CFG_SRC_TOPIC);
+    expect_same("bad", "retention.bytes", "-1", BK_CFG_SRC_DEFAULT);
+    expect_same("bad", "retention.ms", "604800000", BK_CFG_SRC_DEFAULT);
     assert_alive();
     /* The brokers said what they ignored, naming key and znode. */
     int64_t t0 = bk_clock_mono_ms();
@@ -724,6 +757,282 @@ static void test_invalid_ignored(void)
     notify("brokers/<default>");
     expect_all(BK_RESOURCE_TOPIC, "bad", "segment.ms", "604800000",
                BK_CFG_SRC_DEFAULT);
+}
+
+/* ------------------- /config/changes itself goes away ------------------- */
+
+/* Deletes every notification and /config/changes itself. */
+static void wipe_changes(void)
+{
+    bk_zk_strings s;
+    CU_ASSERT_EQUAL_FATAL(
+        bk_zk_children(zk, BK_ZKC_CONFIG_CHANGES, &s, NULL, NULL), 0);
+    for (size_t i = 0; i < s.n; i++) {
+        char p[BK_ZKC_PATH_MAX];
+        snprintf(p, sizeof p, BK_ZKC_CONFIG_CHANGES "/%s", s.v[i]);
+        int rc = bk_zk_delete(zk, p, -1);
+        CU_ASSERT(rc == 0 || rc == -BK_ENOENT);
+    }
+    bk_zk_strings_free(&s);
+    CU_ASSERT_EQUAL_FATAL(bk_zk_delete(zk, BK_ZKC_CONFIG_CHANGES, -1), 0);
+}
+
+/* The newest notification's name ("" when none). */
+static void newest_change(char *out, size_t cap)
+{
+    bk_zk_strings s;
+    out[0] = '\0';
+    if (bk_zk_children(zk, BK_ZKC_CONFIG_CHANGES, &s, NULL, NULL) != 0)
+        return;
+    if (s.n > 0)
+        snprintf(out, cap, "%s", s.v[s.n - 1]);
+    bk_zk_strings_free(&s);
+}
+
+/* Every broker shows retention.ms=want on t within 1 s of t0 (reported). */
+static void expect_within(const char *what, const char *t, const char *want,
+                          int64_t t0)
+{
+    int fds[BK_H_MAX_BROKERS];
+    const char *names[BK_H_MAX_BROKERS];
+    int64_t lat[BK_H_MAX_BROKERS];
+    connect_all(fds);
+    int64_t max =
+        wait_all(fds, BK_RESOURCE_TOPIC, same(t, names), "retention.ms", want,
+                 BK_CFG_SRC_TOPIC, t0, PROPAGATION_LIMIT_MS * 5, lat);
+    report(what, 0, max, lat);
+    CU_ASSERT(max >= 0 && max <= PROPAGATION_LIMIT_MS);
+    close_all(fds);
+}
+
+static void test_changes_recreated(void)
+{
+    create_topic("recr", 1, 3, NULL);
+    /* Enough notifications that the brokers' last one is well above 0. */
+    for (int r = 0; r < 3; r++)
+        CU_ASSERT_EQUAL(alter_topic("recr", "retention.ms", "1000000"), 0);
+    expect_all(BK_RESOURCE_TOPIC, "recr", "retention.ms", "1000000",
+               BK_CFG_SRC_TOPIC);
+    /* Gone, and seen gone by the brokers; then brookctl creates it again
+     * with its notification, numbered 0. */
+    wipe_changes();
+    bk_h_sleep_ms(200);
+    char out[4096];
+    int64_t t0 = bk_clock_mono_ms();
+    int st = bk_h_brookctl(cl, out, sizeof out,
+                           (const char *const[]){"configs", "alter", "--topic",
+                                                 "recr", "--add-config",
+                                                 "retention.ms=2000000", NULL});
+    CU_ASSERT_EQUAL_FATAL(st, 0);
+    expect_within("after /config/changes was re-created by brookctl", "recr",
+                  "2000000", t0);
+    CU_ASSERT_TRUE(logs_contain("/config/changes was deleted"));
+    char name[64];
+    newest_change(name, sizeof name);
+    CU_ASSERT_STRING_EQUAL(name, "config_change_0000000000");
+    /* The next notification under the new parent is followed as usual. */
+    t0 = bk_clock_mono_ms();
+    CU_ASSERT_EQUAL(alter_topic("recr", "retention.ms", "3000000"), 0);
+    expect_within("the next change under the new parent", "recr", "3000000",
+                  t0);
+    /* Deleted and created again in one transaction, with the config and
+     * a notification numbered 0: the brokers never see it absent. */
+    bk_zk_strings s;
+    CU_ASSERT_EQUAL_FATAL(
+        bk_zk_children(zk, BK_ZKC_CONFIG_CHANGES, &s, NULL, NULL), 0);
+    CU_ASSERT_FATAL(s.n >= 1 && s.n <= 4);
+    char paths[4][BK_ZKC_PATH_MAX], tpath[BK_ZKC_PATH_MAX];
+    bk_zk_op ops[9];
+    int n = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        snprintf(paths[i], sizeof paths[i], BK_ZKC_CONFIG_CHANGES "/%s",
+                 s.v[i]);
+        ops[n++] = bk_zk_op_delete(paths[i], -1);
+    }
+    bk_zk_strings_free(&s);
+    ops[n++] = bk_zk_op_delete(BK_ZKC_CONFIG_CHANGES, -1);
+    static const char cfg[] =
+        "{\"version\":1,\"config\":{\"retention.ms\":\"4000000\"}}";
+    bk_zkc_path_topic_config(tpath, "recr");
+    ops[n++] = bk_zk_op_set(tpath, cfg, strlen(cfg), -1);
+    ops[n++] = bk_zk_op_create(BK_ZKC_CONFIG_CHANGES, NULL, 0, 0);
+    bk_buf note = BK_BUF_INIT;
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_config_change_encode("topics/recr", &note), 0);
+    ops[n++] = bk_zk_op_create(BK_ZKC_CONFIG_CHANGE_SEQ, note.data, note.len,
+                               BK_ZK_SEQUENTIAL);
+    t0 = bk_clock_mono_ms();
+    CU_ASSERT_EQUAL_FATAL(bk_zk_multi(zk, ops, n, NULL), 0);
+    bk_buf_free(&note);
+    expect_within("after /config/changes was re-created in one transaction",
+                  "recr", "4000000", t0);
+    CU_ASSERT_TRUE(logs_contain("/config/changes was created again"));
+    t0 = bk_clock_mono_ms();
+    CU_ASSERT_EQUAL(alter_topic("recr", "retention.ms", "5000000"), 0);
+    expect_within("the next change after that", "recr", "5000000", t0);
+}
+
+/* -------------------- many notifications at once -------------------- */
+
+/* n notifications for entity_path, in pipelined multis of 100. */
+static void make_notifications(int n, const char *entity_path)
+{
+    enum { PER = 100 };
+    bk_buf note = BK_BUF_INIT;
+    CU_ASSERT_EQUAL_FATAL(bk_zkc_config_change_encode(entity_path, &note), 0);
+    int nb = (n + PER - 1) / PER;
+    bk_zk_op *ops = calloc((size_t)n, sizeof *ops);
+    bk_zk_op **opp = calloc((size_t)nb, sizeof *opp);
+    int *cnt = calloc((size_t)nb, sizeof *cnt),
+        *rcs = calloc((size_t)nb, sizeof *rcs),
+        *failed = calloc((size_t)nb, sizeof *failed);
+    CU_ASSERT_FATAL(ops && opp && cnt && rcs && failed);
+    for (int i = 0; i < n; i++)
+        ops[i] = bk_zk_op_create(BK_ZKC_CONFIG_CHANGE_SEQ, note.data, note.len,
+                                 BK_ZK_SEQUENTIAL);
+    for (int b = 0; b < nb; b++) {
+        opp[b] = ops + b * PER;
+        cnt[b] = n - b * PER < PER ? n - b * PER : PER;
+    }
+    CU_ASSERT_EQUAL(bk_zk_multi_batches(zk, opp, cnt, nb, rcs, failed), 0);
+    for (int b = 0; b < nb; b++)
+        CU_ASSERT_EQUAL(rcs[b], 0);
+    free(ops);
+    free(opp);
+    free(cnt);
+    free(rcs);
+    free(failed);
+    bk_buf_free(&note);
+}
+
+/* Thousands of notifications present (a burst of changes; 20,000 in the
+ * long run) cost a restarted broker little and each change after them
+ * still reaches every broker within 1 s; the purge then removes them. */
+static void test_many_notifications(void)
+{
+    int n = bk_test_long ? 20000 : 2000;
+    create_topic("many", 1, 3, NULL);
+    int64_t t0 = bk_clock_mono_ms();
+    CU_ASSERT_EQUAL(alter_topic("many", "retention.ms", "1300000"), 0);
+    make_notifications(n, "topics/many");
+    printf("\n    %d notifications made in %lld ms", n,
+           (long long)(bk_clock_mono_ms() - t0));
+    expect_all(BK_RESOURCE_TOPIC, "many", "retention.ms", "1300000",
+               BK_CFG_SRC_TOPIC);
+    t0 = bk_clock_mono_ms();
+    CU_ASSERT_EQUAL(alter_topic("many", "retention.ms", "1400000"), 0);
+    expect_within("a change beside the burst", "many", "1400000", t0);
+    /* A broker starting with them all present. */
+    CU_ASSERT_FATAL(bk_h_broker_signal(cl, 0, SIGTERM) >= 0);
+    CU_ASSERT_EQUAL(alter_topic("many", "retention.ms", "1500000"), 0);
+    t0 = bk_clock_mono_ms();
+    CU_ASSERT_EQUAL_FATAL(bk_h_broker_start(cl, 0, true), 0);
+    int fd = bk_h_connect(cl->broker[0].port);
+    CU_ASSERT_FATAL(fd >= 0);
+    char v[64] = "";
+    while (bk_clock_mono_ms() - t0 < 10000 &&
+           !(describe(fd, BK_RESOURCE_TOPIC, "many", "retention.ms", v,
+                      sizeof v, NULL) == 0 &&
+             strcmp(v, "1500000") == 0))
+        bk_h_sleep_ms(5);
+    close(fd);
+    int64_t ms = bk_clock_mono_ms() - t0;
+    printf("\n    broker %d restarted with %d notifications present: "
+           "serving the change made while it was down %lld ms after its "
+           "start",
+           cl->broker[0].id, n + 3, (long long)ms);
+    CU_ASSERT_STRING_EQUAL(v, "1500000");
+    CU_ASSERT(ms < 5000);
+    expect_all(BK_RESOURCE_TOPIC, "many", "retention.ms", "1500000",
+               BK_CFG_SRC_TOPIC);
+    t0 = bk_clock_mono_ms();
+    CU_ASSERT_EQUAL(alter_topic("many", "retention.ms", "1600000"), 0);
+    expect_within("a change after the restart", "many", "1600000", t0);
+    /* Every notification but the newest goes (as the controller's purge
+     * does with 15 minutes); the brokers still follow. */
+    t0 = bk_clock_mono_ms();
+    int del = bk_zkd_config_changes_purge(zk, bk_clock_wall_ms(), 0, 0);
+    printf("\n    purge: %d notifications deleted in %lld ms", del,
+           (long long)(bk_clock_mono_ms() - t0));
+    CU_ASSERT(del >= n);
+    t0 = bk_clock_mono_ms();
+    CU_ASSERT_EQUAL(alter_topic("many", "retention.ms", "1700000"), 0);
+    expect_within("a change after the purge", "many", "1700000", t0);
+}
+
+/* -------------------- a notification read by nobody -------------------- */
+
+/* Waits until process pid is stopped (SIGSTOP delivered). */
+static bool wait_stopped(pid_t pid)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 200; i++) {
+        FILE *f = fopen(p, "r");
+        char state = 0;
+        if (f) {
+            /* "pid (comm) S ...": the state follows the last ')' */
+            char line[512];
+            if (fgets(line, sizeof line, f)) {
+                char *rp = strrchr(line, ')');
+                if (rp && rp[1] == ' ')
+                    state = rp[2];
+            }
+            fclose(f);
+        }
+        if (state == 'T' || state == 't')
+            return true;
+        bk_h_sleep_ms(5);
+    }
+    return false;
+}
+
+/* A broker stopped for a moment (its session lives on) while a change is
+ * made and its notification deleted: when it resumes, the listing no
+ * longer has the notification, but /config/changes' cversion counts a
+ * child created and deleted unseen, so it reads every config again. */
+static void test_vanished_notification(void)
+{
+    create_topic("van", 1, 3, NULL);
+    int i = 1;
+    CU_ASSERT_FATAL(bk_h_broker_signal(cl, i, SIGSTOP) >= 0);
+    CU_ASSERT_FATAL(wait_stopped(cl->broker[i].pid));
+    CU_ASSERT_EQUAL(alter_topic("van", "retention.ms", "1100000"), 0);
+    char name[64], p[BK_ZKC_PATH_MAX];
+    newest_change(name, sizeof name);
+    snprintf(p, sizeof p, BK_ZKC_CONFIG_CHANGES "/%s", name);
+    CU_ASSERT_EQUAL(bk_zk_delete(zk, p, -1), 0);
+    bk_h_sleep_ms(100);
+    CU_ASSERT_FATAL(bk_h_broker_signal(cl, i, SIGCONT) >= 0);
+    int64_t t0 = bk_clock_mono_ms();
+    int fd = bk_h_connect(cl->broker[i].port);
+    CU_ASSERT_FATAL(fd >= 0);
+    char v[64] = "";
+    int src = 0;
+    while (bk_clock_mono_ms() - t0 < 5000) {
+        if (describe(fd, BK_RESOURCE_TOPIC, "van", "retention.ms", v, sizeof v,
+                     &src) == 0 &&
+            strcmp(v, "1100000") == 0)
+            break;
+        bk_h_sleep_ms(5);
+    }
+    int64_t ms = bk_clock_mono_ms() - t0;
+    printf("\n    notification deleted before broker %d read it: converged "
+           "%lld ms after SIGCONT\n",
+           cl->broker[i].id, (long long)ms);
+    CU_ASSERT_STRING_EQUAL(v, "1100000");
+    CU_ASSERT_EQUAL(src, BK_CFG_SRC_TOPIC);
+    CU_ASSERT(ms <= 2000);
+    close(fd);
+    /* ... because it counted the notification it never saw. */
+    char log[600];
+    snprintf(log, sizeof log, "%s/out.log", cl->broker[i].dir);
+    CU_ASSERT_TRUE(bt_file_contains(log, "came and went before this broker"));
+    /* Every broker agrees, and follows the next notification. */
+    expect_all(BK_RESOURCE_TOPIC, "van", "retention.ms", "1100000",
+               BK_CFG_SRC_TOPIC);
+    t0 = bk_clock_mono_ms();
+    CU_ASSERT_EQUAL(alter_topic("van", "retention.ms", "1200000"), 0);
+    expect_within("the next change", "van", "1200000", t0);
 }
 
 /* ------------------------------ describe ------------------------------ */
@@ -878,13 +1187,18 @@ static void test_changes_while_down(void)
 }
 
 /* A broker whose session expires misses the notifications made meanwhile
- * (its watch went with the session); the new session reads everything. */
+ * (its watch went with the session); the new session reads everything,
+ * and follows the notifications after, also when /config/changes was
+ * made again meanwhile (numbers from 0). */
 static void test_session_expiry(void)
 {
     create_topic("sess", 1, 3, NULL);
     int i = 1;
     CU_ASSERT_FATAL(bk_h_broker_signal(cl, i, SIGSTOP) >= 0);
     CU_ASSERT_EQUAL(alter_topic("sess", "flush.ms", "1000"), 0);
+    /* /config/changes made again meanwhile: the new session finds
+     * notifications numbered from 0 again, below the ones it handled. */
+    wipe_changes();
     CU_ASSERT_EQUAL(alter_default("log.flush.interval.messages", "5000"), 0);
     /* Past the 6 s session: ZooKeeper expires it. */
     char p[BK_ZKC_PATH_MAX];
@@ -937,7 +1251,13 @@ void bk_test_register(void)
         {"cluster default, topic override, fallback",
          test_default_and_override},
         {"per-broker dynamic config", test_per_broker},
-        {"invalid values in ZooKeeper are ignored", test_invalid_ignored},
+        {"invalid values in ZooKeeper are ignored (the next layer applies)",
+         test_invalid_ignored},
+        {"/config/changes deleted and created again", test_changes_recreated},
+        {"a notification deleted before a broker read it",
+         test_vanished_notification},
+        {"thousands of notifications: restart, changes, purge",
+         test_many_notifications},
         {"unclean election by the cluster default", test_unclean_default},
         {"changes made while a broker is down", test_changes_while_down},
         {"session expiry: everything read again", test_session_expiry},

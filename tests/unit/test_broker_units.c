@@ -1503,7 +1503,7 @@ static void test_dyn_apply(void)
                                        "log.flush.interval.messages",
                                        "log.flush.interval.ms",
                                        "log.retention.bytes", "log.roll.ms"},
-                      (const char *[]){"60000", "4096", "3", "0",
+                      (const char *[]){"60000", "4096", "3", "5000",
                                        "9223372036854775807", "-7", "500"},
                       7),
         0);
@@ -1521,7 +1521,7 @@ static void test_dyn_apply(void)
     CU_ASSERT_EQUAL(out.segment_ms, 500);
     CU_ASSERT_EQUAL(out.max_message_bytes, 2048);
     CU_ASSERT_EQUAL(out.index_interval_bytes, 128);
-    CU_ASSERT_EQUAL(out.flush_messages, 1);   /* Kafka's 0: every append */
+    CU_ASSERT_EQUAL(out.flush_messages, 5000);
     CU_ASSERT_EQUAL(out.flush_ms, -1);        /* Long.MAX_VALUE: never */
     CU_ASSERT_EQUAL(out.retention_bytes, -1); /* negative: no limit */
     CU_ASSERT_EQUAL(misr, 2);                 /* topic over default */
@@ -1583,6 +1583,7 @@ static void test_dyn_check(void)
         {"min.insync.replicas", "0"},
         {"segment.ms", "0"},
         {"flush.ms", "-1"},
+        {"flush.messages", "0"}, /* the log needs at least 1 */
         {"unclean.leader.election.enable", "yes"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -1602,39 +1603,73 @@ static void test_dyn_check(void)
 
 static void test_dyn_sanitize(void)
 {
-    bk_zkc_config in = {0}, out = {0};
+    bk_zkc_config in = {0}, out = {0}, again = {0};
     CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "retention.ms", "soon"), 0);
     CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "segment.bytes", "12"), 0);
     CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "flush.ms", " 5 "), 0);
     CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "x.unknown", "?"), 0);
-    const char *okeys[] = {"retention.ms", "flush.ms"};
-    const char *ovals[] = {"3600000", "9"};
-    /* Topic: the bad retention.ms keeps its old value, the bad
-     * segment.bytes (no old one) goes, flush.ms is normalized, the
-     * unknown key stays as written. */
-    CU_ASSERT_EQUAL(bk_dyn_sanitize(BK_DYN_TOPIC, "/config/topics/t", &in,
-                                    okeys, ovals, 2, &out),
-                    2);
-    CU_ASSERT_EQUAL(out.n, 3);
-    const char *v = bk_zkc_config_get(&out, "retention.ms");
-    CU_ASSERT(v && strcmp(v, "3600000") == 0);
+    /* Topic: both bad values go (as if the znode did not set them),
+     * flush.ms is normalized, the unknown key stays as written. */
+    CU_ASSERT_EQUAL(
+        bk_dyn_sanitize(BK_DYN_TOPIC, "/config/topics/t", &in, &out), 2);
+    CU_ASSERT_EQUAL(out.n, 2);
+    CU_ASSERT_PTR_NULL(bk_zkc_config_get(&out, "retention.ms"));
     CU_ASSERT_PTR_NULL(bk_zkc_config_get(&out, "segment.bytes"));
-    v = bk_zkc_config_get(&out, "flush.ms");
+    const char *v = bk_zkc_config_get(&out, "flush.ms");
     CU_ASSERT(v && strcmp(v, "5") == 0);
     v = bk_zkc_config_get(&out, "x.unknown");
     CU_ASSERT(v && strcmp(v, "?") == 0);
+    /* The same input gives the same output: nothing depends on what a
+     * broker read before. */
+    CU_ASSERT_EQUAL(
+        bk_dyn_sanitize(BK_DYN_TOPIC, "/config/topics/t", &in, &again), 2);
+    CU_ASSERT_EQUAL_FATAL(again.n, out.n);
+    for (size_t i = 0; i < out.n; i++) {
+        CU_ASSERT_STRING_EQUAL(again.kv[i].key, out.kv[i].key);
+        CU_ASSERT_STRING_EQUAL(again.kv[i].value, out.kv[i].value);
+    }
+    bk_zkc_config_free(&again);
+    /* ... so the invalid topic value falls through to the next layer, on
+     * a broker that had a valid one before as on a fresh one. */
+    for (int had_before = 0; had_before < 2; had_before++) {
+        bk_md *md = bk_md_new();
+        CU_ASSERT_PTR_NOT_NULL_FATAL(md);
+        int32_t r[] = {1};
+        int32_t *reps[] = {r};
+        size_t nrep[] = {1};
+        CU_ASSERT_EQUAL_FATAL(bk_md_set_topic(md, "t", 1, reps, nrep), 0);
+        CU_ASSERT_EQUAL_FATAL(
+            bk_md_cfg_set(&md->dyn_default,
+                          (const char *[]){"log.retention.ms"},
+                          (const char *[]){"7000"}, 1),
+            0);
+        if (had_before)
+            CU_ASSERT_EQUAL_FATAL(bk_md_set_topic_config(
+                                      md, "t", (const char *[]){"retention.ms"},
+                                      (const char *[]){"3600000"}, 1),
+                                  0);
+        const char *keys[2], *vals[2];
+        for (size_t i = 0; i < out.n; i++) {
+            keys[i] = out.kv[i].key;
+            vals[i] = out.kv[i].value;
+        }
+        CU_ASSERT_EQUAL_FATAL(
+            bk_md_set_topic_config(md, "t", keys, vals, out.n), 0);
+        int src = 0;
+        v = bk_dyn_lookup(md, bk_md_topic_find(md, "t"), "retention.ms", &src);
+        CU_ASSERT(v && strcmp(v, "7000") == 0);
+        CU_ASSERT_EQUAL(src, BK_CFG_SRC_DYN_DEFAULT);
+        bk_md_free(md);
+    }
     bk_zkc_config_free(&out);
-    /* JSON that did not decode: every old pair stays. */
-    CU_ASSERT_EQUAL(bk_dyn_sanitize(BK_DYN_TOPIC, "/config/topics/t", NULL,
-                                    okeys, ovals, 2, &out),
-                    0);
-    CU_ASSERT_EQUAL(out.n, 2);
-    v = bk_zkc_config_get(&out, "flush.ms");
-    CU_ASSERT(v && strcmp(v, "9") == 0);
+    /* No pairs at all (a znode that did not decode): nothing. */
+    CU_ASSERT_EQUAL(
+        bk_dyn_sanitize(BK_DYN_TOPIC, "/config/topics/t", NULL, &out), 0);
+    CU_ASSERT_EQUAL(out.n, 0);
     bk_zkc_config_free(&out);
     bk_zkc_config_free(&in);
     /* Broker entity: broker-level names only, checked by their topic
-     * synonym's rules; topic names and non-dynamic keys go. */
+     * synonym's rules; bad values, topic names and non-dynamic keys go. */
     CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "log.retention.ms", "-5"), 0);
     CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "message.max.bytes", "9000"),
                           0);
@@ -1642,14 +1677,11 @@ static void test_dyn_sanitize(void)
     CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "retention.ms", "10"), 0);
     CU_ASSERT_EQUAL_FATAL(
         bk_zkc_config_add(&in, "unclean.leader.election.enable", "False"), 0);
-    const char *bkeys[] = {"log.retention.ms"};
-    const char *bvals[] = {"7"};
-    CU_ASSERT_EQUAL(bk_dyn_sanitize(BK_DYN_BROKER, "/config/brokers/<default>",
-                                    &in, bkeys, bvals, 1, &out),
-                    3);
-    CU_ASSERT_EQUAL(out.n, 3);
-    v = bk_zkc_config_get(&out, "log.retention.ms");
-    CU_ASSERT(v && strcmp(v, "7") == 0);
+    CU_ASSERT_EQUAL(
+        bk_dyn_sanitize(BK_DYN_BROKER, "/config/brokers/<default>", &in, &out),
+        3);
+    CU_ASSERT_EQUAL(out.n, 2);
+    CU_ASSERT_PTR_NULL(bk_zkc_config_get(&out, "log.retention.ms"));
     v = bk_zkc_config_get(&out, "message.max.bytes");
     CU_ASSERT(v && strcmp(v, "9000") == 0);
     v = bk_zkc_config_get(&out, "unclean.leader.election.enable");
