@@ -822,47 +822,14 @@ static void on_accept(bk_loop *loop, int fd, unsigned events, void *arg)
 int bk_metrics_listen(bk_metrics *m, const char *host, int port)
 {
     const char *h = host && host[0] ? host : NULL;
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int gai = getaddrinfo(h, ps, &hints, &ai);
-    if (gai != 0) {
-        BK_ERROR(MOD, "metrics.listener %s:%d: %s", h ? h : "", port,
-                 gai_strerror(gai));
-        return -BK_EIO;
-    }
-    int err = 0;
-    for (struct addrinfo *a = ai; a && m->lfd < 0; a = a->ai_next) {
-        int fd = socket(a->ai_family,
-                        a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 128) != 0) {
-            err = errno;
-            close(fd);
-            continue;
-        }
-        m->lfd = fd;
-    }
-    freeaddrinfo(ai);
+    char why[256];
+    m->lfd = bk_tcp_listen(h, port, 128, &m->port, why, sizeof why);
     if (m->lfd < 0) {
         BK_ERROR(MOD, "cannot listen on metrics.listener %s:%d: %s",
-                 h ? h : "*", port, strerror(err));
+                 h ? h : "*", port, why);
+        m->lfd = -1;
         return -BK_EIO;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(m->lfd, (struct sockaddr *)&ss, &sl);
-    m->port = ss.ss_family == AF_INET6
-                  ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                  : ntohs(((struct sockaddr_in *)&ss)->sin_port);
     if (bk_loop_add_fd(m->b->loop, m->lfd, BK_EV_READ, on_accept, m) != 0) {
         close(m->lfd);
         m->lfd = -1;

@@ -621,50 +621,15 @@ int bk_srv_new(bk_loop *loop, const bk_srv_opts *opts, bk_srv **out)
     bk_timer_init(&srv->accept_retry, accept_retry, srv);
 
     const char *host = opts->host && opts->host[0] ? opts->host : NULL;
-    char port[16];
-    snprintf(port, sizeof port, "%d", opts->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int gai = getaddrinfo(host, port, &hints, &ai);
-    if (gai != 0) {
-        BK_ERROR(MOD, "listener %s:%d: %s", host ? host : "", opts->port,
-                 gai_strerror(gai));
-        free(srv);
-        return -BK_EIO;
-    }
-    int err = 0;
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        int fd = socket(a->ai_family,
-                        a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-            err = errno;
-            close(fd);
-            continue;
-        }
-        srv->lfd = fd;
-        break;
-    }
-    freeaddrinfo(ai);
+    char why[256];
+    srv->lfd = bk_tcp_listen(host, opts->port, 1024, &srv->port, why,
+                             sizeof why);
     if (srv->lfd < 0) {
         BK_ERROR(MOD, "cannot listen on %s:%d: %s", host ? host : "*",
-                 opts->port, strerror(err));
+                 opts->port, why);
         free(srv);
         return -BK_EIO;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(srv->lfd, (struct sockaddr *)&ss, &sl);
-    srv->port = ss.ss_family == AF_INET6
-                    ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
     if (bk_loop_add_fd(loop, srv->lfd, BK_EV_READ, on_accept, srv) != 0) {
         close(srv->lfd);
         free(srv);

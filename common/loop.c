@@ -10,13 +10,18 @@
  */
 #include "common/loop.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -406,4 +411,53 @@ int bk_loop_run(bk_loop *l)
     }
     atomic_store(&l->stop, false);
     return 0;
+}
+
+int bk_tcp_listen(const char *host, int port, int backlog, int *bound_port,
+                  char *err, size_t errlen)
+{
+    const char *h = host && host[0] ? host : NULL;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(h, ps, &hints, &ai);
+    if (gai != 0) {
+        snprintf(err, errlen, "%s", gai_strerror(gai));
+        return -BK_EIO;
+    }
+    int lfd = -1, e = 0;
+    for (struct addrinfo *a = ai; a && lfd < 0; a = a->ai_next) {
+        int fd = socket(a->ai_family,
+                        a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            e = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 ||
+            listen(fd, backlog) != 0) {
+            e = errno;
+            close(fd);
+            continue;
+        }
+        lfd = fd;
+    }
+    freeaddrinfo(ai);
+    if (lfd < 0) {
+        snprintf(err, errlen, "%s", strerror(e ? e : EADDRNOTAVAIL));
+        return -BK_EIO;
+    }
+    if (bound_port) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        getsockname(lfd, (struct sockaddr *)&ss, &sl);
+        *bound_port = ss.ss_family == AF_INET6
+                          ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                          : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    return lfd;
 }

@@ -91,4 +91,12 @@ void bk_loop_stop(bk_loop *loop);
 /* The loop's notion of now (monotonic ms), refreshed every iteration. */
 int64_t bk_loop_now_ms(const bk_loop *loop);
 
+/* A non-blocking, close-on-exec TCP listening socket on host:port (host
+ * NULL or "": every interface; port 0: the kernel picks), SO_REUSEADDR,
+ * the first address of host that binds.  Returns the fd and sets
+ * *bound_port (may be NULL), or -BK_EIO with why (resolution, bind or
+ * listen error text) in err.  For listeners served by a loop. */
+int bk_tcp_listen(const char *host, int port, int backlog, int *bound_port,
+                  char *err, size_t errlen);
+
 #endif

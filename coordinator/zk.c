@@ -1076,33 +1076,27 @@ int bk_zk_multi_batches(bk_zk *zk, bk_zk_op *const *ops, const int *n, int nb,
     return rc != 0 ? rc : rcs[0];
 }
 
-/* Completion bookkeeping of bk_zk_get_many. */
-typedef struct get_many_wait {
+/* Pipelined requests (bk_zk_get_many, bk_zk_exists_many): one slot per
+ * path, a shared count of requests in flight. */
+typedef struct many_wait {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     size_t pending;
-} get_many_wait;
+} many_wait;
 
-typedef struct get_many_slot {
-    get_many_wait *w;
-    bk_buf *out;
+typedef struct many_slot {
+    many_wait *w;
+    bk_buf *out;    /* get: the data */
+    bk_zk_stat *st; /* exists: the stat */
     int *rc;
-} get_many_slot;
+} many_slot;
 
-/* ZooKeeper's completion thread: keep the data, wake the caller.  Each
- * slot's buffer and code belong to the waiting caller, who reads them only
- * after pending reached 0 (the mutex orders the accesses). */
-static void get_many_done(int zrc, const char *value, int value_len,
-                          const struct Stat *st, const void *data)
+/* ZooKeeper's completion thread: the slot's answer is in; wake the
+ * caller.  Each slot's buffer, stat and code belong to the waiting
+ * caller, who reads them only after pending reached 0 (the mutex orders
+ * the accesses). */
+static void many_finish(const many_slot *sl, int rc)
 {
-    (void)st;
-    const get_many_slot *sl = data;
-    int rc = map_zrc(zrc);
-    if (zrc == ZOK && value && value_len > 0) {
-        bk_buf_put(sl->out, value, (size_t)value_len);
-        if (!bk_buf_ok(sl->out))
-            rc = -BK_ENOMEM;
-    }
     pthread_mutex_lock(&sl->w->mu);
     *sl->rc = rc;
     sl->w->pending--;
@@ -1110,26 +1104,68 @@ static void get_many_done(int zrc, const char *value, int value_len,
     pthread_mutex_unlock(&sl->w->mu);
 }
 
-int bk_zk_get_many(bk_zk *zk, const char *const *paths, size_t n, bk_buf *outs,
-                   int *rcs)
+static void get_many_done(int zrc, const char *value, int value_len,
+                          const struct Stat *st, const void *data)
+{
+    (void)st;
+    const many_slot *sl = data;
+    int rc = map_zrc(zrc);
+    if (zrc == ZOK && value && value_len > 0) {
+        bk_buf_put(sl->out, value, (size_t)value_len);
+        if (!bk_buf_ok(sl->out))
+            rc = -BK_ENOMEM;
+    }
+    many_finish(sl, rc);
+}
+
+static void exists_many_done(int zrc, const struct Stat *st, const void *data)
+{
+    const many_slot *sl = data;
+    if (zrc == ZOK && st)
+        copy_stat(sl->st, st);
+    many_finish(sl, map_zrc(zrc));
+}
+
+static int send_get(zhandle_t *zh, const char *path, many_slot *sl)
+{
+    return zoo_aget(zh, path, 0, get_many_done, sl);
+}
+
+static int send_exists(zhandle_t *zh, const char *path, many_slot *sl)
+{
+    return zoo_aexists(zh, path, 0, exists_many_done, sl);
+}
+
+/* Sends send(paths[i]) for every i, at most BK_ZK_GET_WINDOW in flight,
+ * and waits for every answer.  outs or sts may be NULL (not used by the
+ * request kind). */
+static int run_many(bk_zk *zk, const char *const *paths, size_t n,
+                    bk_buf *outs, bk_zk_stat *sts, int *rcs,
+                    int (*send)(zhandle_t *, const char *, many_slot *))
 {
     for (size_t i = 0; i < n; i++)
         rcs[i] = -BK_EIO;
     CHECK_HANDLE(zk);
-    get_many_slot *sl = calloc(n ? n : 1, sizeof *sl);
+    many_slot *sl = calloc(n ? n : 1, sizeof *sl);
     if (!sl) {
         for (size_t i = 0; i < n; i++)
             rcs[i] = -BK_ENOMEM;
         return -BK_ENOMEM;
     }
-    get_many_wait w = {.pending = 0};
+    many_wait w = {.pending = 0};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
     int send_rc = 0;
     size_t nsent = 0;
     for (size_t i = 0; i < n; i++) {
-        bk_buf_reset(&outs[i]);
-        sl[i] = (get_many_slot){.w = &w, .out = &outs[i], .rc = &rcs[i]};
+        if (outs)
+            bk_buf_reset(&outs[i]);
+        if (sts)
+            memset(&sts[i], 0, sizeof sts[i]);
+        sl[i] = (many_slot){.w = &w,
+                            .out = outs ? &outs[i] : NULL,
+                            .st = sts ? &sts[i] : NULL,
+                            .rc = &rcs[i]};
         pthread_mutex_lock(&w.mu);
         /* A bounded window: the client queues every request in memory
          * and the server answers a session's requests in order anyway. */
@@ -1137,7 +1173,7 @@ int bk_zk_get_many(bk_zk *zk, const char *const *paths, size_t n, bk_buf *outs,
             pthread_cond_wait(&w.cv, &w.mu);
         w.pending++;
         pthread_mutex_unlock(&w.mu);
-        int zrc = zoo_aget(zk->zh, paths[i], 0, get_many_done, &sl[i]);
+        int zrc = send(zk->zh, paths[i], &sl[i]);
         if (zrc != ZOK) {
             /* Not queued: no completion will come for it nor for the
              * ones after it, which are not sent. */
@@ -1163,70 +1199,14 @@ int bk_zk_get_many(bk_zk *zk, const char *const *paths, size_t n, bk_buf *outs,
     return nsent > 0 || n == 0 ? 0 : send_rc;
 }
 
-/* Completion bookkeeping of bk_zk_exists_many (the wait of get_many). */
-typedef struct exists_many_slot {
-    get_many_wait *w;
-    bk_zk_stat *st;
-    int *rc;
-} exists_many_slot;
-
-/* ZooKeeper's completion thread: keep the stat, wake the caller. */
-static void exists_many_done(int zrc, const struct Stat *st, const void *data)
+int bk_zk_get_many(bk_zk *zk, const char *const *paths, size_t n, bk_buf *outs,
+                   int *rcs)
 {
-    const exists_many_slot *sl = data;
-    if (zrc == ZOK && st)
-        copy_stat(sl->st, st);
-    pthread_mutex_lock(&sl->w->mu);
-    *sl->rc = map_zrc(zrc);
-    sl->w->pending--;
-    pthread_cond_signal(&sl->w->cv);
-    pthread_mutex_unlock(&sl->w->mu);
+    return run_many(zk, paths, n, outs, NULL, rcs, send_get);
 }
 
 int bk_zk_exists_many(bk_zk *zk, const char *const *paths, size_t n,
                       bk_zk_stat *sts, int *rcs)
 {
-    for (size_t i = 0; i < n; i++)
-        rcs[i] = -BK_EIO;
-    CHECK_HANDLE(zk);
-    exists_many_slot *sl = calloc(n ? n : 1, sizeof *sl);
-    if (!sl) {
-        for (size_t i = 0; i < n; i++)
-            rcs[i] = -BK_ENOMEM;
-        return -BK_ENOMEM;
-    }
-    get_many_wait w = {.pending = 0};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    int send_rc = 0;
-    size_t nsent = 0;
-    for (size_t i = 0; i < n; i++) {
-        memset(&sts[i], 0, sizeof sts[i]);
-        sl[i] = (exists_many_slot){.w = &w, .st = &sts[i], .rc = &rcs[i]};
-        pthread_mutex_lock(&w.mu);
-        while (w.pending >= BK_ZK_GET_WINDOW)
-            pthread_cond_wait(&w.cv, &w.mu);
-        w.pending++;
-        pthread_mutex_unlock(&w.mu);
-        int zrc = zoo_aexists(zk->zh, paths[i], 0, exists_many_done, &sl[i]);
-        if (zrc != ZOK) {
-            /* Not queued (see bk_zk_get_many): neither are the rest. */
-            pthread_mutex_lock(&w.mu);
-            w.pending--;
-            pthread_mutex_unlock(&w.mu);
-            send_rc = map_zrc(zrc);
-            for (size_t j = i; j < n; j++)
-                rcs[j] = send_rc;
-            break;
-        }
-        nsent++;
-    }
-    pthread_mutex_lock(&w.mu);
-    while (w.pending > 0)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    free(sl);
-    return nsent > 0 || n == 0 ? 0 : send_rc;
+    return run_many(zk, paths, n, NULL, sts, rcs, send_exists);
 }
