@@ -138,6 +138,7 @@ void bk_metrics_request_error(bk_metrics *m, int api_key, int error_code)
         return;
     const char *v[2] = {slot_name(api_slot(api_key)), bk_err_name(error_code)};
     bk_mser_add(bk_mfam_series(m->f_errors, v), 1);
+    m->events++;
 }
 
 static bk_mser *topic_series(bk_mfam *f, const char *topic)
@@ -239,6 +240,7 @@ void bk_metrics_isr_changed(bk_metrics *m, size_t old_n, size_t new_n)
 {
     if (!m)
         return;
+    m->events++;
     if (new_n < old_n)
         m->isr_shrinks->u++;
     else if (new_n > old_n)
