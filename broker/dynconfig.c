@@ -207,11 +207,30 @@ int bk_dyn_sanitize(bk_dyn_entity kind, const char *path,
             continue;
         }
         if (rc != 0) {
-            /* As if absent, on every broker alike: the next layer
-             * applies (keeping what a broker had before would make
-             * replicas differ by their history). */
-            BK_WARN(MOD, "%s: ignoring %s=%s (%s); the next layer applies",
-                    path, key, val, err);
+            /* The same on every broker, whatever it had before (replicas
+             * must not differ by their history).  Where falling through
+             * to a looser layer could lose data, the value that loses
+             * nothing stands in: retention keeps everything, no unclean
+             * election.  Otherwise, as if absent: the next layer. */
+            const char *safe = strcmp(tkey, "retention.ms") == 0 ||
+                                       strcmp(tkey, "retention.bytes") == 0
+                                   ? "-1"
+                               : strcmp(tkey,
+                                        "unclean.leader.election.enable") == 0
+                                   ? "false"
+                                   : NULL;
+            if (safe) {
+                BK_WARN(MOD,
+                        "%s: ignoring %s=%s (%s); using %s=%s, which "
+                        "loses nothing",
+                        path, key, val, err, key, safe);
+                if (bk_zkc_config_add(out, key, safe) != 0)
+                    return -BK_ENOMEM;
+            } else {
+                BK_WARN(MOD,
+                        "%s: ignoring %s=%s (%s); the next layer applies",
+                        path, key, val, err);
+            }
             ignored++;
             continue;
         }

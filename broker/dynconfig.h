@@ -19,7 +19,10 @@
  * Values from ZooKeeper are checked when they are read (bk_dyn_sanitize,
  * on the ZooKeeper worker): an invalid one is ignored with a warning
  * naming the key and the znode, as if that znode did not set the key, so
- * the next layer applies; a znode whose JSON does not decode sets nothing.
+ * the next layer applies -- except where a looser layer could lose data:
+ * an invalid retention.ms / retention.bytes (log.retention.*) stands as
+ * -1 (keep everything) and an invalid unclean.leader.election.enable as
+ * false.  A znode whose JSON does not decode sets nothing.
  * What a broker applies thus depends only on what ZooKeeper holds, not on
  * what the broker read before: every replica of a partition, restarted or
  * not, applies the same settings.  The layers kept in the cluster picture
@@ -99,7 +102,7 @@ typedef enum bk_dyn_entity {
 /* What a broker keeps of an entity it read from the znode `path`: each
  * pair of `in` that checks out, normalized; an invalid value is logged
  * (key, value, znode, why) and dropped, as if the znode did not set the
- * key.  For BK_DYN_BROKER, a key that is not a dynamic broker key is
+ * key (retention and unclean election: replaced by -1 / false).  For BK_DYN_BROKER, a key that is not a dynamic broker key is
  * logged and dropped; for BK_DYN_TOPIC, keys Brook does not know are kept
  * as they are (they change nothing).  The result depends on `in` alone,
  * never on what the broker had before.  *out must be empty; it is filled

@@ -164,6 +164,7 @@ typedef struct job {
     bk_zkb_cshut_fn *cshut; /* J_CSHUT, with id and epoch */
     int32_t id;
     int64_t epoch;
+    bool retry; /* J_WATCH: a read that failed, queued again */
     void *arg;
     struct job *next;
 } job;
@@ -492,9 +493,9 @@ static int read_state(bk_zkb *z, const char *topic, int32_t p)
 /* Keeps what checks out (bk_dyn_sanitize) of the config entity read from
  * path (get_rc: what the read returned, data its bytes) into *out (empty
  * on entry; freed by the caller, even on failure).  An absent znode has
- * no pairs; one whose JSON does not decode is treated as absent too (with
- * a warning), so that every broker applies the same thing whatever it
- * read before. */
+ * no pairs; one whose JSON does not decode sets only the values that lose
+ * nothing (retention -1, no unclean election; with a warning), so that
+ * every broker applies the same thing whatever it read before. */
 static int entity_from(const char *path, bk_dyn_entity kind, int get_rc,
                        const bk_buf *data, bk_zkc_config *out)
 {
@@ -505,8 +506,27 @@ static int entity_from(const char *path, bk_dyn_entity kind, int get_rc,
         char err[256];
         if (bk_zkc_config_decode(data->data, data->len, &in, err, sizeof err) !=
             0) {
-            BK_WARN(MOD, "%s: %s (ignored: none of it applies)", path, err);
+            /* Whatever it meant, nothing looser than it may apply where
+             * data could be lost: invalid retention and unclean election
+             * values stand as "keep everything" and "no" (the sanitizer
+             * turns these into -1 / false on every broker alike). */
+            BK_WARN(MOD,
+                    "%s: %s (ignored: retention keeps everything, no "
+                    "unclean election, the rest from the next layer)",
+                    path, err);
             bk_zkc_config_free(&in);
+            bool broker = kind == BK_DYN_BROKER;
+            if (bk_zkc_config_add(&in, broker ? "log.retention.ms"
+                                              : "retention.ms",
+                                  "?") != 0 ||
+                bk_zkc_config_add(&in, broker ? "log.retention.bytes"
+                                              : "retention.bytes",
+                                  "?") != 0 ||
+                bk_zkc_config_add(&in, "unclean.leader.election.enable",
+                                  "?") != 0) {
+                bk_zkc_config_free(&in);
+                return -BK_ENOMEM;
+            }
         }
     }
     int rc = bk_dyn_sanitize(kind, path, &in, out);
@@ -721,7 +741,7 @@ static int apply_changes(bk_zkb *z, const change_note *notes, size_t n,
             BK_WARN(MOD, "%s: %s (ignored)", paths[i], err);
             continue;
         }
-        BK_INFO(MOD, "config change %s: %s", notes[i].name, ep);
+        BK_DEBUG(MOD, "config change %s: %s", notes[i].name, ep);
         if (sset_has(&seen, ep))
             continue;
         sset_add(&seen, ep); /* out of memory: only a second re-read */
@@ -839,8 +859,6 @@ static int read_config_changes(bk_zkb *z, bool initial)
             z->cfg_reread = true;
         }
     }
-    z->changes_czxid = czxid;
-    z->changes_cversion = cversion;
     /* The first notification not handled yet. */
     size_t first = 0;
     while (!initial && !z->cfg_reread && first < n &&
@@ -875,9 +893,17 @@ static int read_config_changes(bk_zkb *z, bool initial)
             z->last_change = newest;
     }
     free(notes);
-    /* This listing is the base of the next one's count. */
-    bk_zk_strings_free(&z->changes_prev);
-    z->changes_prev = names;
+    if (rc == 0) {
+        /* This listing is the base of the next one's count -- only once
+         * handled: after a failed pass the retry must count a
+         * notification listed now and deleted before it as unseen. */
+        z->changes_czxid = czxid;
+        z->changes_cversion = cversion;
+        bk_zk_strings_free(&z->changes_prev);
+        z->changes_prev = names;
+    } else {
+        bk_zk_strings_free(&names);
+    }
     return rc;
 }
 
@@ -1113,37 +1139,46 @@ static int read_all(bk_zkb *z)
 }
 
 /* Re-reads what the watch on path is about. */
-static int read_for_path(bk_zkb *z, const char *path)
+/* The watch of key k fired: it is to be armed again by the read.  Not on
+ * a retried read: a read that failed after arming left the watch armed
+ * (arming it again would register a second watcher). */
+static void disarm(bk_zkb *z, const char *k, bool retry)
+{
+    if (!retry)
+        sset_del(&z->armed, k);
+}
+
+static int read_for_path(bk_zkb *z, const char *path, bool retry)
 {
     static const char topics[] = BK_ZKC_BROKERS_TOPICS "/";
     char k[BK_ZKC_PATH_MAX + 8];
     if (strcmp(path, BK_ZKC_BROKERS_IDS) == 0) {
         key(k, sizeof k, 'c', path);
-        sset_del(&z->armed, k);
+        disarm(z, k, retry);
         return read_brokers(z);
     }
     if (strcmp(path, BK_ZKC_BROKERS_TOPICS) == 0) {
         key(k, sizeof k, 'c', path);
-        sset_del(&z->armed, k);
+        disarm(z, k, retry);
         return read_topic_list(z);
     }
     if (strcmp(path, BK_ZKC_DELETE_TOPICS) == 0) {
         key(k, sizeof k, 'c', path);
-        sset_del(&z->armed, k);
+        disarm(z, k, retry);
         return read_marks(z);
     }
     if (strcmp(path, BK_ZKC_ISR_CHANGE) == 0) {
         key(k, sizeof k, 'c', path);
-        sset_del(&z->armed, k);
+        disarm(z, k, retry);
         return read_isr_changes(z);
     }
     if (strcmp(path, BK_ZKC_CONFIG_CHANGES) == 0) {
         key(k, sizeof k, 'c', path);
-        sset_del(&z->armed, k);
+        disarm(z, k, retry);
         return read_config_changes(z, false);
     }
     key(k, sizeof k, 'd', path);
-    sset_del(&z->armed, k);
+    disarm(z, k, retry);
     if (strcmp(path, BK_ZKC_CONTROLLER) == 0)
         return read_controller(z);
     if (strcmp(path, BK_ZKC_PREFERRED) == 0)
@@ -1464,7 +1499,7 @@ static void *worker(void *arg)
         int rc = 0;
         switch (j->type) {
         case J_WATCH:
-            rc = read_for_path(z, j->path);
+            rc = read_for_path(z, j->path, j->retry);
             /* A burst of watch events (a failover rewrites thousands of
              * state znodes) is read in full before the controller looks
              * and the picture is posted once: posting after each read
@@ -1483,6 +1518,7 @@ static void *worker(void *arg)
                 BK_WARN(MOD, "re-reading %s failed: %s (retrying)", j->path,
                         bk_strerror(rc));
                 if (!nap(z, RETRY_MS)) {
+                    j->retry = true;
                     push(z, j);
                     continue;
                 }

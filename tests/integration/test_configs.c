@@ -14,9 +14,11 @@
  *     segment.bytes (segments roll on every replica);
  *   - precedence: a cluster default applies to a topic without an
  *     override, a topic override wins, deleting it falls back;
- *   - invalid values written straight into ZooKeeper are ignored as if
- *     absent (the next layer applies, on a restarted broker as on the
- *     others; the brokers keep running, the log names key and znode);
+ *   - invalid values written straight into ZooKeeper are ignored: as if
+ *     absent (the next layer applies), but retention as -1 and unclean
+ *     election as false, which lose nothing; the same on a restarted
+ *     broker as on the others; the brokers keep running, the log names
+ *     key and znode;
  *   - DescribeConfigs errors: unknown topic, another broker's id;
  *   - the controller: unclean.leader.election.enable from the cluster
  *     default elects a stale replica;
@@ -694,9 +696,9 @@ static void test_invalid_ignored(void)
     CU_ASSERT_EQUAL(alter_topic("bad", "retention.ms", "3600000"), 0);
     expect_all(BK_RESOURCE_TOPIC, "bad", "retention.ms", "3600000",
                BK_CFG_SRC_TOPIC);
-    /* A bad value beside a good one: the good one applies, the bad one
-     * is as if absent: the next layer (the cluster default) applies, not
-     * the value the brokers had. */
+    /* A bad value beside a good one: the good one applies; the bad
+     * retention.ms stands as -1 (a looser layer, here the cluster default,
+     * could delete data), not the value the brokers had. */
     char path[BK_ZKC_PATH_MAX];
     bk_zkc_path_topic_config(path, "bad");
     write_raw(path,
@@ -705,12 +707,12 @@ static void test_invalid_ignored(void)
               "topics/bad");
     expect_all(BK_RESOURCE_TOPIC, "bad", "segment.bytes", "2048",
                BK_CFG_SRC_TOPIC);
-    expect_same("bad", "retention.ms", "7200000", BK_CFG_SRC_DYN_DEFAULT);
+    expect_same("bad", "retention.ms", "-1", BK_CFG_SRC_TOPIC);
     /* A restarted broker (which never had the valid value) applies the
      * same as the ones that had it. */
     CU_ASSERT_FATAL(bk_h_broker_signal(cl, 2, SIGTERM) >= 0);
     CU_ASSERT_EQUAL_FATAL(bk_h_broker_start(cl, 2, true), 0);
-    expect_same("bad", "retention.ms", "7200000", BK_CFG_SRC_DYN_DEFAULT);
+    expect_same("bad", "retention.ms", "-1", BK_CFG_SRC_TOPIC);
     expect_same("bad", "segment.bytes", "2048", BK_CFG_SRC_TOPIC);
     /* Out of Brook's range (Kafka takes 14): ignored, the next layer
      * (built in) applies. */
@@ -722,9 +724,17 @@ static void test_invalid_ignored(void)
                BK_CFG_SRC_TOPIC);
     expect_same("bad", "segment.bytes", "1073741824", BK_CFG_SRC_DEFAULT);
     expect_same("bad", "max.message.bytes", "1048588", BK_CFG_SRC_DEFAULT);
-    /* JSON that does not decode: the topic sets nothing. */
+    /* JSON that does not decode: the topic sets only what loses nothing
+     * (retention -1, no unclean election); the rest from the next layer. */
     write_raw(path,
               "{\"version\":1,\"config\":{\"retention.ms\":", "topics/bad");
+    expect_same("bad", "retention.ms", "-1", BK_CFG_SRC_TOPIC);
+    expect_same("bad", "retention.bytes", "-1", BK_CFG_SRC_TOPIC);
+    expect_same("bad", "unclean.leader.election.enable", "false",
+                BK_CFG_SRC_TOPIC);
+    expect_same("bad", "segment.bytes", "1073741824", BK_CFG_SRC_DEFAULT);
+    write_raw(path, "{\"version\":1,\"config\":{\"segment.bytes\":\"2048\"}}",
+              "topics/bad");
     expect_same("bad", "retention.ms", "7200000", BK_CFG_SRC_DYN_DEFAULT);
     /* The default entity: a bad value and a key that is not dynamic. */
     char dpath[BK_ZKC_PATH_MAX];
@@ -736,7 +746,8 @@ static void test_invalid_ignored(void)
               "brokers/<default>");
     expect_all(BK_RESOURCE_TOPIC, "bad", "segment.ms", "86400000",
                BK_CFG_SRC_DYN_DEFAULT);
-    expect_same("bad", "retention.bytes", "-1", BK_CFG_SRC_DEFAULT);
+    /* log.retention.bytes=lots stands as -1, from the default entity */
+    expect_same("bad", "retention.bytes", "-1", BK_CFG_SRC_DYN_DEFAULT);
     expect_same("bad", "retention.ms", "604800000", BK_CFG_SRC_DEFAULT);
     assert_alive();
     /* The brokers said what they ignored, naming key and znode. */
@@ -1251,7 +1262,7 @@ void bk_test_register(void)
         {"cluster default, topic override, fallback",
          test_default_and_override},
         {"per-broker dynamic config", test_per_broker},
-        {"invalid values in ZooKeeper are ignored (the next layer applies)",
+        {"invalid values in ZooKeeper are ignored (retention: -1)",
          test_invalid_ignored},
         {"/config/changes deleted and created again", test_changes_recreated},
         {"a notification deleted before a broker read it",

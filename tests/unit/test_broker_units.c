@@ -1604,18 +1604,21 @@ static void test_dyn_check(void)
 static void test_dyn_sanitize(void)
 {
     bk_zkc_config in = {0}, out = {0}, again = {0};
+    const char *v;
     CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "retention.ms", "soon"), 0);
     CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "segment.bytes", "12"), 0);
     CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "flush.ms", " 5 "), 0);
     CU_ASSERT_EQUAL_FATAL(bk_zkc_config_add(&in, "x.unknown", "?"), 0);
-    /* Topic: both bad values go (as if the znode did not set them),
-     * flush.ms is normalized, the unknown key stays as written. */
+    /* Topic: both bad values are ignored: segment.bytes as if the znode
+     * did not set it, retention.ms as -1 (a looser layer could delete
+     * data); flush.ms is normalized, the unknown key stays as written. */
     CU_ASSERT_EQUAL(
         bk_dyn_sanitize(BK_DYN_TOPIC, "/config/topics/t", &in, &out), 2);
-    CU_ASSERT_EQUAL(out.n, 2);
-    CU_ASSERT_PTR_NULL(bk_zkc_config_get(&out, "retention.ms"));
+    CU_ASSERT_EQUAL(out.n, 3);
+    v = bk_zkc_config_get(&out, "retention.ms");
+    CU_ASSERT(v && strcmp(v, "-1") == 0);
     CU_ASSERT_PTR_NULL(bk_zkc_config_get(&out, "segment.bytes"));
-    const char *v = bk_zkc_config_get(&out, "flush.ms");
+    v = bk_zkc_config_get(&out, "flush.ms");
     CU_ASSERT(v && strcmp(v, "5") == 0);
     v = bk_zkc_config_get(&out, "x.unknown");
     CU_ASSERT(v && strcmp(v, "?") == 0);
@@ -1629,8 +1632,8 @@ static void test_dyn_sanitize(void)
         CU_ASSERT_STRING_EQUAL(again.kv[i].value, out.kv[i].value);
     }
     bk_zkc_config_free(&again);
-    /* ... so the invalid topic value falls through to the next layer, on
-     * a broker that had a valid one before as on a fresh one. */
+    /* ... so the invalid topic value gives the same (-1, from the topic)
+     * on a broker that had a valid one before as on a fresh one. */
     for (int had_before = 0; had_before < 2; had_before++) {
         bk_md *md = bk_md_new();
         CU_ASSERT_PTR_NOT_NULL_FATAL(md);
@@ -1648,7 +1651,7 @@ static void test_dyn_sanitize(void)
                                       md, "t", (const char *[]){"retention.ms"},
                                       (const char *[]){"3600000"}, 1),
                                   0);
-        const char *keys[2], *vals[2];
+        const char *keys[3], *vals[3];
         for (size_t i = 0; i < out.n; i++) {
             keys[i] = out.kv[i].key;
             vals[i] = out.kv[i].value;
@@ -1657,8 +1660,8 @@ static void test_dyn_sanitize(void)
             bk_md_set_topic_config(md, "t", keys, vals, out.n), 0);
         int src = 0;
         v = bk_dyn_lookup(md, bk_md_topic_find(md, "t"), "retention.ms", &src);
-        CU_ASSERT(v && strcmp(v, "7000") == 0);
-        CU_ASSERT_EQUAL(src, BK_CFG_SRC_DYN_DEFAULT);
+        CU_ASSERT(v && strcmp(v, "-1") == 0);
+        CU_ASSERT_EQUAL(src, BK_CFG_SRC_TOPIC);
         bk_md_free(md);
     }
     bk_zkc_config_free(&out);
@@ -1680,8 +1683,9 @@ static void test_dyn_sanitize(void)
     CU_ASSERT_EQUAL(
         bk_dyn_sanitize(BK_DYN_BROKER, "/config/brokers/<default>", &in, &out),
         3);
-    CU_ASSERT_EQUAL(out.n, 2);
-    CU_ASSERT_PTR_NULL(bk_zkc_config_get(&out, "log.retention.ms"));
+    CU_ASSERT_EQUAL(out.n, 3);
+    v = bk_zkc_config_get(&out, "log.retention.ms"); /* -5: kept as -1 */
+    CU_ASSERT(v && strcmp(v, "-1") == 0);
     v = bk_zkc_config_get(&out, "message.max.bytes");
     CU_ASSERT(v && strcmp(v, "9000") == 0);
     v = bk_zkc_config_get(&out, "unclean.leader.election.enable");
