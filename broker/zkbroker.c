@@ -614,14 +614,13 @@ static int read_broker_entity(bk_zkb *z, bool dflt)
  * entities and every topic's (pipelined: one round trip per
  * BK_ZK_GET_WINDOW topics).  For what no notification announces: a
  * notification that vanished unread, a re-created /config/changes. */
-static int reread_configs(bk_zkb *z)
+/* Reads the config entities of topics names[0..n) (in the picture) in one
+ * pipelined batch and puts them into the picture. */
+static int read_topic_configs(bk_zkb *z, const char *const *names, size_t n)
 {
-    int rc = read_broker_entity(z, true);
-    if (rc == 0)
-        rc = read_broker_entity(z, false);
-    size_t n = z->md->ntopics;
-    if (rc != 0 || n == 0)
-        return rc;
+    if (n == 0)
+        return 0;
+    int rc = 0;
     char **topics = calloc(n, sizeof *topics);
     char(*paths)[BK_ZKC_PATH_MAX] = calloc(n, sizeof *paths);
     const char **pp = calloc(n, sizeof *pp);
@@ -631,7 +630,7 @@ static int reread_configs(bk_zkb *z)
         rc = -BK_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         /* Copies: setting a topic's config must not pull names away. */
-        if (!(topics[i] = strdup(z->md->topics[i].name)))
+        if (!(topics[i] = strdup(names[i])))
             rc = -BK_ENOMEM;
         else if (bk_zkc_path_topic_config(paths[i], topics[i]) != 0)
             rc = -BK_EINVAL;
@@ -658,6 +657,24 @@ static int reread_configs(bk_zkb *z)
     free(pp);
     free(bufs);
     free(rcs);
+    return rc;
+}
+
+static int reread_configs(bk_zkb *z)
+{
+    int rc = read_broker_entity(z, true);
+    if (rc == 0)
+        rc = read_broker_entity(z, false);
+    size_t n = z->md->ntopics;
+    if (rc != 0 || n == 0)
+        return rc;
+    const char **names = calloc(n, sizeof *names);
+    if (!names)
+        return -BK_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        names[i] = z->md->topics[i].name;
+    rc = read_topic_configs(z, names, n);
+    free(names);
     return rc;
 }
 
@@ -751,9 +768,27 @@ static int apply_changes(bk_zkb *z, const change_note *notes, size_t n,
         }
         neps++;
     }
-    /* After a vanished one every entity is read anyway (the caller). */
-    for (size_t i = 0; rc == 0 && !*vanished && i < neps; i++)
+    /* After a vanished one every entity is read anyway (the caller).
+     * Topics in the picture: one pipelined batch (a burst of changes to
+     * thousands of topics is a few round trips); the rest one by one. */
+    const char **tnames = calloc(neps ? neps : 1, sizeof *tnames);
+    size_t nt = 0;
+    if (rc == 0 && !tnames)
+        rc = -BK_ENOMEM;
+    static const char tpfx[] = BK_ZKC_ENTITY_TOPICS "/";
+    for (size_t i = 0; rc == 0 && !*vanished && i < neps; i++) {
+        if (strncmp(eps[i], tpfx, sizeof tpfx - 1) == 0) {
+            const char *t = eps[i] + sizeof tpfx - 1;
+            if (bk_md_topic_find(z->md, t))
+                tnames[nt++] = t;
+            /* else: it gets its config with its assignment */
+            continue;
+        }
         rc = apply_change(z, eps[i]);
+    }
+    if (rc == 0 && !*vanished)
+        rc = read_topic_configs(z, tnames, nt);
+    free(tnames);
     for (size_t i = 0; i < n; i++) {
         if (bufs)
             bk_buf_free(&bufs[i]);
