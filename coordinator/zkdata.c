@@ -915,12 +915,6 @@ static int check_entity_kv(bool topic, const char *key, const char *value,
     return e ? -BK_EINVAL : 0;
 }
 
-static bool key_known(bool topic, const char *key)
-{
-    return topic ? bk_topic_cfg_lookup(key) != NULL
-                 : bk_dyn_cfg_topic_key(key) != NULL;
-}
-
 int bk_zkd_config_check(const char *entity_type, const char *entity_name,
                         const bk_zkc_kv *adds, size_t nadds,
                         const char *const *deletes, size_t ndeletes,
@@ -952,10 +946,13 @@ int bk_zkd_config_check(const char *entity_type, const char *entity_name,
     }
     for (size_t i = 0; i < ndeletes && rc == 0; i++) {
         const char *k = deletes[i];
-        if (!key_known(topic, k)) {
-            /* the same "Unknown ... config name" message as for an add */
-            rc = check_entity_kv(topic, k, "0", NULL, 0, err, errlen);
-            assert(rc != 0);
+        /* Any key may be deleted, known to Brook or not (a Kafka tool may
+         * have set one Brook does not apply, e.g. a replication
+         * throttle): as Kafka, it only has to be set (checked against the
+         * znode when altering: "Invalid config(s)"). */
+        if (!*k) {
+            bk_errf(err, errlen, "an empty config name cannot be deleted");
+            rc = -BK_EINVAL;
             break;
         }
         for (size_t j = 0; j < i && rc == 0; j++)
