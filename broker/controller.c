@@ -550,6 +550,58 @@ static int refresh(bk_zk *zk, bk_md *md, const char *topic, int32_t p)
     return rc == -BK_ENOENT ? 0 : rc;
 }
 
+/* refresh() of tps[0..n) in one pipelined batch of reads. */
+static int refresh_many(bk_zk *zk, bk_md *md, const bk_ctrl_tp *tps, size_t n)
+{
+    if (n == 0)
+        return 0;
+    char(*paths)[BK_ZKC_PATH_MAX] = calloc(n, sizeof *paths);
+    const char **pp = calloc(n, sizeof *pp);
+    bk_buf *bufs = calloc(n, sizeof *bufs);
+    bk_zk_stat *sts = calloc(n, sizeof *sts);
+    int *rcs = calloc(n, sizeof *rcs);
+    int rc = paths && pp && bufs && sts && rcs ? 0 : -BK_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (bk_zkc_path_partition_state(paths[i], tps[i].topic,
+                                        tps[i].partition) != 0)
+            rc = -BK_ETOOBIG;
+        pp[i] = paths[i];
+    }
+    if (rc == 0)
+        rc = bk_zk_get_many_st(zk, pp, n, bufs, sts, rcs);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *t = tps[i].topic;
+        int32_t p = tps[i].partition;
+        bk_zkc_pstate st;
+        char err[256];
+        int r = rcs[i];
+        if (r == 0)
+            r = bk_zkc_pstate_decode(bufs[i].data, bufs[i].len, &st, err,
+                                     sizeof err);
+        if (r == -BK_ECORRUPT)
+            BK_WARN(MOD, "%s: %s", paths[i], err);
+        if (r == -BK_ENOENT || r == -BK_ECORRUPT) {
+            bk_md_clear_state(md, t, p);
+            continue;
+        }
+        if ((rc = r) != 0)
+            break;
+        rc = bk_md_set_state(md, t, p, st.leader, st.leader_epoch,
+                             st.controller_epoch, sts[i].version, st.isr,
+                             (size_t)st.nisr);
+        if (rc == -BK_ENOENT)
+            rc = 0;
+    }
+    for (size_t i = 0; bufs && i < n; i++)
+        bk_buf_free(&bufs[i]);
+    free(paths);
+    free(pp);
+    free(bufs);
+    free(sts);
+    free(rcs);
+    return rc;
+}
+
 /* One multi: the epoch check, then up to BK_CTRL_MULTI_OPS - 1 state
  * writes, with the paths and payloads they point into. */
 typedef struct batch {
@@ -1184,25 +1236,32 @@ static int admin_isr_changes(bk_ctrl *c, bk_zk *zk, bk_md *md)
     int *failed = calloc(names.n, sizeof *failed);
     bk_zkc_tp *all = NULL;
     size_t nall = 0;
-    bk_buf b = BK_BUF_INIT;
-    rc = paths && ops && batches && cnt && rcs && failed ? 0 : -BK_ENOMEM;
+    const char **pp = calloc(names.n, sizeof *pp);
+    bk_buf *bufs = calloc(names.n, sizeof *bufs);
+    int *grcs = calloc(names.n, sizeof *grcs);
+    rc = paths && ops && batches && cnt && rcs && failed && pp && bufs && grcs
+             ? 0
+             : -BK_ENOMEM;
     int nops = 0;
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
         snprintf(paths[i], sizeof paths[i], "%s/%s", BK_ZKC_ISR_CHANGE,
                  names.v[i]);
-        bk_buf_reset(&b);
-        rc = bk_zk_get(zk, paths[i], &b, NULL, NULL, NULL);
-        if (rc == -BK_ENOENT) {
-            rc = 0; /* consumed by someone else meanwhile */
-            continue;
-        }
-        if (rc != 0)
+        pp[i] = paths[i];
+    }
+    /* All notifications in one pipelined batch: after a broker failure
+     * there is one per partition whose ISR shrank. */
+    if (rc == 0)
+        rc = bk_zk_get_many(zk, pp, names.n, bufs, grcs);
+    for (size_t i = 0; rc == 0 && i < names.n; i++) {
+        if (grcs[i] == -BK_ENOENT)
+            continue; /* consumed by someone else meanwhile */
+        if ((rc = grcs[i]) != 0)
             break;
         bk_zkc_tp *v = NULL;
         size_t n = 0;
         char err[256];
-        int drc =
-            bk_zkc_isr_change_decode(b.data, b.len, &v, &n, err, sizeof err);
+        int drc = bk_zkc_isr_change_decode(bufs[i].data, bufs[i].len, &v, &n,
+                                           err, sizeof err);
         if (drc == -BK_ENOMEM) {
             rc = drc;
             break;
@@ -1226,7 +1285,11 @@ static int admin_isr_changes(bk_ctrl *c, bk_zk *zk, bk_md *md)
         cnt[nops] = 1;
         nops++;
     }
-    bk_buf_free(&b);
+    for (size_t i = 0; bufs && i < names.n; i++)
+        bk_buf_free(&bufs[i]);
+    free(bufs);
+    free(pp);
+    free(grcs);
     /* One round trip for every delete; a notification deleted by someone
      * else meanwhile (NONODE) is fine. */
     if (rc == 0 && nops > 0)
@@ -1248,9 +1311,10 @@ static int admin_isr_changes(bk_ctrl *c, bk_zk *zk, bk_md *md)
         for (size_t i = 0; rc == 0 && i < nall; i++) {
             if (!bk_md_part_find(md, all[i].topic, all[i].partition))
                 continue; /* deleted meanwhile */
-            rc = refresh(zk, md, all[i].topic, all[i].partition);
             tp[ntp++] = (bk_ctrl_tp){all[i].topic, all[i].partition};
         }
+        if (rc == 0)
+            rc = refresh_many(zk, md, tp, ntp);
         if (rc == 0) {
             BK_INFO(MOD,
                     "%zu ISR change notifications consumed: %zu "

@@ -1107,9 +1107,10 @@ static void many_finish(const many_slot *sl, int rc)
 static void get_many_done(int zrc, const char *value, int value_len,
                           const struct Stat *st, const void *data)
 {
-    (void)st;
     const many_slot *sl = data;
     int rc = map_zrc(zrc);
+    if (zrc == ZOK && st && sl->st)
+        copy_stat(sl->st, st);
     if (zrc == ZOK && value && value_len > 0) {
         bk_buf_put(sl->out, value, (size_t)value_len);
         if (!bk_buf_ok(sl->out))
@@ -1203,6 +1204,12 @@ int bk_zk_get_many(bk_zk *zk, const char *const *paths, size_t n, bk_buf *outs,
                    int *rcs)
 {
     return run_many(zk, paths, n, outs, NULL, rcs, send_get);
+}
+
+int bk_zk_get_many_st(bk_zk *zk, const char *const *paths, size_t n,
+                      bk_buf *outs, bk_zk_stat *sts, int *rcs)
+{
+    return run_many(zk, paths, n, outs, sts, rcs, send_get);
 }
 
 int bk_zk_exists_many(bk_zk *zk, const char *const *paths, size_t n,

@@ -319,6 +319,9 @@ int bk_zk_multi_batches(bk_zk *zk, bk_zk_op *const *ops, const int *n, int nb,
 #define BK_ZK_GET_WINDOW 1000
 int bk_zk_get_many(bk_zk *zk, const char *const *paths, size_t n, bk_buf *outs,
                    int *rcs);
+/* The same, with each znode's stat in sts[i] (zeroed when not read). */
+int bk_zk_get_many_st(bk_zk *zk, const char *const *paths, size_t n,
+                      bk_buf *outs, bk_zk_stat *sts, int *rcs);
 
 /* Pipelined exists, as bk_zk_get_many: sts[i] receives path i's stat and
  * rcs[i] its result as bk_zk_exists() would return it (0, -BK_ENOENT,

@@ -571,6 +571,29 @@ static void test_isr_change_consumed(void)
            (long long)(bk_clock_mono_ms() - t0));
     CU_ASSERT_FALSE(exists(made));
     CU_ASSERT_EQUAL(children(BK_ZKC_ISR_CHANGE), 0);
+    /* A burst (a broker failure shrinks many ISRs): read pipelined, all
+     * consumed, the states re-read. */
+    enum { BURST = 400 };
+    t0 = bk_clock_mono_ms();
+    for (int i = 0; i < BURST; i++) {
+        bk_buf nb = BK_BUF_INIT;
+        bk_zkc_tp one = {.topic = "ic", .partition = 0};
+        CU_ASSERT_EQUAL(bk_zkc_isr_change_encode(&one, 1, &nb), 0);
+        CU_ASSERT_EQUAL(bk_zk_create(zk, BK_ZKC_ISR_CHANGE_SEQ, nb.data,
+                                     nb.len, BK_ZK_SEQUENTIAL, NULL, 0),
+                        0);
+        bk_buf_free(&nb);
+    }
+    int64_t t1 = bk_clock_mono_ms();
+    while (children(BK_ZKC_ISR_CHANGE) != 0 && bk_clock_mono_ms() - t1 < 10000)
+        bk_h_sleep_ms(20);
+    printf("    %d notifications written in %lld ms, all consumed %lld ms "
+           "after the last\n",
+           BURST, (long long)(t1 - t0), (long long)(bk_clock_mono_ms() - t1));
+    CU_ASSERT_EQUAL(children(BK_ZKC_ISR_CHANGE), 0);
+    /* the partition keeps its leader */
+    CU_ASSERT_FATAL(read_state("ic", 0, &st));
+    CU_ASSERT(st.leader >= 1);
 }
 
 /* ---------------------------- topic deletion ---------------------------- */
