@@ -19,7 +19,8 @@ libbkbroker_a_SOURCES = \
 	broker/broker.h broker/broker.c \
 	broker/handlers.h broker/handlers.c broker/handlers_data.c \
 	broker/admin.h broker/admin.c \
-	broker/zkbroker.h broker/zkbroker.c \
+	broker/zkbroker.h broker/zkbroker_int.h broker/zkbroker.c \
+	broker/zkconfig.c \
 	broker/controller.h broker/controller.c \
 	broker/reassign.h broker/reassign.c \
 	broker/ctrlchan.h broker/ctrlchan.c broker/handlers_ctrl.c \

@@ -1,6 +1,7 @@
 /*
  * zkbroker.c -- registration, watches and topic admin through ZooKeeper
- * (see zkbroker.h).
+ * (see zkbroker.h; dynamic configs and /config/changes are zkconfig.c,
+ * the shared state broker/zkbroker_int.h).
  *
  * Watches are one-shot and set by reads.  The worker keeps the set of
  * watches it has armed ("armed", keyed by kind and path) so that re-reading
@@ -10,6 +11,7 @@
  * everything is read afresh.
  */
 #include "broker/zkbroker.h"
+#include "broker/zkbroker_int.h"
 
 #include "broker/admin.h"
 #include "broker/controller.h"
@@ -44,176 +46,6 @@
  * a backlog is worked off every PURGE_BACKLOG_MS. */
 #define PURGE_MAX_DELETES 1000
 #define PURGE_BACKLOG_MS  1000
-/* More unread notifications than this, and than there are config
- * entities, are not read one by one: every entity is read instead. */
-#define CHANGE_BACKLOG_MIN 64
-
-/* ------------------------------ string set ------------------------------ */
-
-typedef struct sitem {
-    char *s;
-    struct sitem *next;
-} sitem;
-
-typedef struct strset {
-    sitem **b;
-    size_t nb, n;
-} strset;
-
-static size_t shash(const char *s)
-{
-    size_t h = 5381;
-    while (*s)
-        h = h * 33 + (unsigned char)*s++;
-    return h;
-}
-
-static bool sset_has(const strset *ss, const char *s)
-{
-    if (!ss->nb)
-        return false;
-    for (sitem *i = ss->b[shash(s) % ss->nb]; i; i = i->next)
-        if (strcmp(i->s, s) == 0)
-            return true;
-    return false;
-}
-
-static void sset_add(strset *ss, const char *s)
-{
-    if (sset_has(ss, s))
-        return;
-    if (ss->n >= ss->nb) {
-        size_t nb = ss->nb ? ss->nb * 2 : 64;
-        sitem **b = calloc(nb, sizeof *b);
-        if (!b)
-            return; /* a watch may then be set twice: harmless */
-        for (size_t k = 0; k < ss->nb; k++) {
-            sitem *i = ss->b[k];
-            while (i) {
-                sitem *next = i->next;
-                size_t h = shash(i->s) % nb;
-                i->next = b[h];
-                b[h] = i;
-                i = next;
-            }
-        }
-        free(ss->b);
-        ss->b = b;
-        ss->nb = nb;
-    }
-    sitem *i = malloc(sizeof *i);
-    if (!i || !(i->s = strdup(s))) {
-        free(i);
-        return;
-    }
-    size_t h = shash(s) % ss->nb;
-    i->next = ss->b[h];
-    ss->b[h] = i;
-    ss->n++;
-}
-
-static void sset_del(strset *ss, const char *s)
-{
-    if (!ss->nb)
-        return;
-    for (sitem **pi = &ss->b[shash(s) % ss->nb]; *pi; pi = &(*pi)->next) {
-        if (strcmp((*pi)->s, s) == 0) {
-            sitem *i = *pi;
-            *pi = i->next;
-            free(i->s);
-            free(i);
-            ss->n--;
-            return;
-        }
-    }
-}
-
-static void sset_clear(strset *ss)
-{
-    for (size_t k = 0; k < ss->nb; k++) {
-        sitem *i = ss->b[k];
-        while (i) {
-            sitem *next = i->next;
-            free(i->s);
-            free(i);
-            i = next;
-        }
-    }
-    free(ss->b);
-    memset(ss, 0, sizeof *ss);
-}
-
-/* -------------------------------- state -------------------------------- */
-
-typedef enum job_type {
-    J_WATCH = 1, /* a watch fired on path */
-    J_SESSION,   /* the session changed state */
-    J_CREATE,    /* CreateTopics request */
-    J_DELETE,    /* DeleteTopics request */
-    J_AUTO,      /* auto-create topic */
-    J_CALL,      /* bk_zkb_call: run fn(zk, arg) */
-    J_CSHUT,     /* ControlledShutdown of broker `id` (controller side) */
-} job_type;
-
-typedef struct job {
-    job_type type;
-    char *path;             /* J_WATCH; J_AUTO: the topic */
-    bk_zk_state state;      /* J_SESSION */
-    bk_req *req;            /* J_CREATE, J_DELETE (held) */
-    bk_zkb_call_fn *fn;     /* J_CALL */
-    bk_zkb_cshut_fn *cshut; /* J_CSHUT, with id and epoch */
-    int32_t id;
-    int64_t epoch;
-    bool retry; /* J_WATCH: a read that failed, queued again */
-    void *arg;
-    struct job *next;
-} job;
-
-struct bk_zkb {
-    bk_zkb_opts o;
-    char session_path[4096];
-    bk_zk *zk;
-    char cluster_id[64];
-    int64_t prev_session; /* our last session id, from the file */
-    int64_t boot_session; /* the same as read at start (prev_session then
-                             follows our registrations) */
-    bk_ctrl *ctrl;        /* the controller (runs on the worker) */
-    /* Worker: monotonic ms of the next leader-imbalance check. */
-    int64_t next_rebalance;
-    /* Worker: monotonic ms of the next purge of old config changes. */
-    int64_t next_purge;
-    /* Worker-owned. */
-    bk_md *md;
-    /* Sequence number of the last /config/changes notification handled
-     * (-1: none yet), under the incarnation of /config/changes whose
-     * czxid is changes_czxid (0: absent; ZooKeeper's sequence numbers
-     * start again at 0 under a re-created parent). */
-    int64_t last_change;
-    int64_t changes_czxid;
-    /* The children of /config/changes at the last listing (sorted) and
-     * its cversion then: ZooKeeper counts every child created or deleted
-     * in cversion, so the next listing tells how many notifications came
-     * and went unseen in between. */
-    bk_zk_strings changes_prev;
-    int32_t changes_cversion;
-    /* Every config entity must be read again (a notification vanished
-     * unread, or /config/changes was re-created); kept until that read
-     * succeeds. */
-    bool cfg_reread;
-    strset armed;
-    strset marks; /* topics under /admin/delete_topics */
-    /* Queue (under mu). */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    job *head, *tail;
-    bool quit;
-    pthread_t thread;
-    bool started;
-    /* Loop-owned. */
-    bool stopping;
-    uint64_t n_connected; /* session events: CONNECTED (metrics) */
-    uint64_t n_expired;   /* ... and EXPIRED */
-};
 
 /* An event from ZooKeeper's thread to the loop. */
 typedef struct zk_event {
@@ -382,18 +214,13 @@ static void on_event(bk_loop *loop, void *arg)
 /* -------------------------------- reads -------------------------------- */
 /* Worker (or main thread before the worker starts). */
 
-/* The armed-set key of a watch on path ('c'hildren, 'd'ata, 'e'xists). */
-static void key(char *out, size_t cap, char kind, const char *path)
-{
-    snprintf(out, cap, "%c:%s", kind, path);
-}
 
 /* Children of path and its stat (st may be NULL), watching it unless a
  * watch is armed.  -BK_ENOENT when path is absent: then its creation is
  * watched instead (a children watch cannot be set on a missing node, and
  * without any watch a re-created parent would go unnoticed). */
-static int watched_children_st(bk_zkb *z, const char *path, bk_zk_strings *out,
-                               bk_zk_stat *st)
+int bk_zkb_watched_children_st(bk_zkb *z, const char *path,
+                               bk_zk_strings *out, bk_zk_stat *st)
 {
     char k[BK_ZKC_PATH_MAX + 8];
     key(k, sizeof k, 'c', path);
@@ -424,7 +251,7 @@ static int watched_children_st(bk_zkb *z, const char *path, bk_zk_strings *out,
 /* The same without the stat; a missing node gives an empty list. */
 static int watched_children(bk_zkb *z, const char *path, bk_zk_strings *out)
 {
-    int rc = watched_children_st(z, path, out, NULL);
+    int rc = bk_zkb_watched_children_st(z, path, out, NULL);
     return rc == -BK_ENOENT ? 0 : rc;
 }
 
@@ -490,458 +317,6 @@ static int read_state(bk_zkb *z, const char *topic, int32_t p)
     return rc;
 }
 
-/* Keeps what checks out (bk_dyn_sanitize) of the config entity read from
- * path (get_rc: what the read returned, data its bytes) into *out (empty
- * on entry; freed by the caller, even on failure).  An absent znode has
- * no pairs; one whose JSON does not decode sets only the values that lose
- * nothing (retention -1, no unclean election; with a warning), so that
- * every broker applies the same thing whatever it read before. */
-static int entity_from(const char *path, bk_dyn_entity kind, int get_rc,
-                       const bk_buf *data, bk_zkc_config *out)
-{
-    if (get_rc != 0 && get_rc != -BK_ENOENT)
-        return get_rc;
-    bk_zkc_config in = {0};
-    if (get_rc == 0 && data->len > 0) {
-        char err[256];
-        if (bk_zkc_config_decode(data->data, data->len, &in, err, sizeof err) !=
-            0) {
-            /* Whatever it meant, nothing looser than it may apply where
-             * data could be lost: invalid retention and unclean election
-             * values stand as "keep everything" and "no" (the sanitizer
-             * turns these into -1 / false on every broker alike). */
-            BK_WARN(MOD,
-                    "%s: %s (ignored: retention keeps everything, no "
-                    "unclean election, the rest from the next layer)",
-                    path, err);
-            bk_zkc_config_free(&in);
-            bool broker = kind == BK_DYN_BROKER;
-            if (bk_zkc_config_add(&in, broker ? "log.retention.ms"
-                                              : "retention.ms",
-                                  "?") != 0 ||
-                bk_zkc_config_add(&in, broker ? "log.retention.bytes"
-                                              : "retention.bytes",
-                                  "?") != 0 ||
-                bk_zkc_config_add(&in, "unclean.leader.election.enable",
-                                  "?") != 0) {
-                bk_zkc_config_free(&in);
-                return -BK_ENOMEM;
-            }
-        }
-    }
-    int rc = bk_dyn_sanitize(kind, path, &in, out);
-    bk_zkc_config_free(&in);
-    return rc < 0 ? rc : 0;
-}
-
-/* Reads the config entity at path into *out (see entity_from).  No
- * watch: changes are announced under /config/changes
- * (read_config_changes). */
-static int read_entity(bk_zkb *z, const char *path, bk_dyn_entity kind,
-                       bk_zkc_config *out)
-{
-    bk_buf b = BK_BUF_INIT;
-    int rc = bk_zk_get(z->zk, path, &b, NULL, NULL, NULL);
-    rc = entity_from(path, kind, rc, &b, out);
-    bk_buf_free(&b);
-    return rc;
-}
-
-/* Puts topic's checked overrides cfg into the picture. */
-static int set_topic_config(bk_zkb *z, const char *topic,
-                            const bk_zkc_config *cfg)
-{
-    const char **keys = calloc(cfg->n ? cfg->n : 1, sizeof *keys);
-    const char **vals = calloc(cfg->n ? cfg->n : 1, sizeof *vals);
-    int rc = keys && vals ? 0 : -BK_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < cfg->n; i++) {
-        keys[i] = cfg->kv[i].key;
-        vals[i] = cfg->kv[i].value;
-    }
-    if (rc == 0) {
-        rc = bk_md_set_topic_config(z->md, topic, keys, vals, cfg->n);
-        if (rc == -BK_ENOENT)
-            rc = 0;
-    }
-    free(keys);
-    free(vals);
-    return rc;
-}
-
-/* /config/topics/<t>: the topic's config overrides. */
-static int read_topic_config(bk_zkb *z, const char *topic)
-{
-    char path[BK_ZKC_PATH_MAX];
-    if (bk_zkc_path_topic_config(path, topic) != 0)
-        return -BK_EINVAL;
-    bk_zkc_config cfg = {0};
-    int rc = read_entity(z, path, BK_DYN_TOPIC, &cfg);
-    if (rc == 0)
-        rc = set_topic_config(z, topic, &cfg);
-    bk_zkc_config_free(&cfg);
-    return rc;
-}
-
-/* /config/brokers/<default> (dflt) or /config/brokers/<our id>: dynamic
- * broker configs, into md->dyn_default / md->dyn_broker. */
-static int read_broker_entity(bk_zkb *z, bool dflt)
-{
-    char path[BK_ZKC_PATH_MAX], id[16];
-    snprintf(id, sizeof id, "%d", (int)z->o.cfg->broker_id);
-    if (bk_zkc_path_entity_config(path, BK_ZKC_ENTITY_BROKERS,
-                                  dflt ? BK_ZKC_ENTITY_DEFAULT : id) != 0)
-        return -BK_EINVAL;
-    bk_zkc_config cfg = {0};
-    int rc = read_entity(z, path, BK_DYN_BROKER, &cfg);
-    const char **keys = calloc(cfg.n ? cfg.n : 1, sizeof *keys);
-    const char **vals = calloc(cfg.n ? cfg.n : 1, sizeof *vals);
-    if (rc == 0 && (!keys || !vals))
-        rc = -BK_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < cfg.n; i++) {
-        keys[i] = cfg.kv[i].key;
-        vals[i] = cfg.kv[i].value;
-    }
-    if (rc == 0)
-        rc = bk_md_cfg_set(dflt ? &z->md->dyn_default : &z->md->dyn_broker,
-                           keys, vals, cfg.n);
-    free(keys);
-    free(vals);
-    bk_zkc_config_free(&cfg);
-    return rc;
-}
-
-/* Reads every config entity this broker applies again: both broker
- * entities and every topic's (pipelined: one round trip per
- * BK_ZK_GET_WINDOW topics).  For what no notification announces: a
- * notification that vanished unread, a re-created /config/changes. */
-/* Reads the config entities of topics names[0..n) (in the picture) in one
- * pipelined batch and puts them into the picture. */
-static int read_topic_configs(bk_zkb *z, const char *const *names, size_t n)
-{
-    if (n == 0)
-        return 0;
-    int rc = 0;
-    char **topics = calloc(n, sizeof *topics);
-    char(*paths)[BK_ZKC_PATH_MAX] = calloc(n, sizeof *paths);
-    const char **pp = calloc(n, sizeof *pp);
-    bk_buf *bufs = calloc(n, sizeof *bufs);
-    int *rcs = calloc(n, sizeof *rcs);
-    if (!topics || !paths || !pp || !bufs || !rcs)
-        rc = -BK_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        /* Copies: setting a topic's config must not pull names away. */
-        if (!(topics[i] = strdup(names[i])))
-            rc = -BK_ENOMEM;
-        else if (bk_zkc_path_topic_config(paths[i], topics[i]) != 0)
-            rc = -BK_EINVAL;
-        else
-            pp[i] = paths[i];
-    }
-    if (rc == 0)
-        rc = bk_zk_get_many(z->zk, pp, n, bufs, rcs);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        bk_zkc_config cfg = {0};
-        rc = entity_from(paths[i], BK_DYN_TOPIC, rcs[i], &bufs[i], &cfg);
-        if (rc == 0)
-            rc = set_topic_config(z, topics[i], &cfg);
-        bk_zkc_config_free(&cfg);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (topics)
-            free(topics[i]);
-        if (bufs)
-            bk_buf_free(&bufs[i]);
-    }
-    free(topics);
-    free(paths);
-    free(pp);
-    free(bufs);
-    free(rcs);
-    return rc;
-}
-
-static int reread_configs(bk_zkb *z)
-{
-    int rc = read_broker_entity(z, true);
-    if (rc == 0)
-        rc = read_broker_entity(z, false);
-    size_t n = z->md->ntopics;
-    if (rc != 0 || n == 0)
-        return rc;
-    const char **names = calloc(n, sizeof *names);
-    if (!names)
-        return -BK_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        names[i] = z->md->topics[i].name;
-    rc = read_topic_configs(z, names, n);
-    free(names);
-    return rc;
-}
-
-/* Applies the notification naming entity_path ("topics/<t>",
- * "brokers/<default>", "brokers/<id>") by re-reading that entity. */
-static int apply_change(bk_zkb *z, const char *entity_path)
-{
-    static const char topics[] = BK_ZKC_ENTITY_TOPICS "/";
-    static const char brokers[] = BK_ZKC_ENTITY_BROKERS "/";
-    if (strncmp(entity_path, topics, sizeof topics - 1) == 0) {
-        const char *t = entity_path + sizeof topics - 1;
-        /* A topic not in the picture yet gets its config with its
-         * assignment (read_topic). */
-        return bk_md_topic_find(z->md, t) ? read_topic_config(z, t) : 0;
-    }
-    if (strncmp(entity_path, brokers, sizeof brokers - 1) == 0) {
-        const char *name = entity_path + sizeof brokers - 1;
-        if (strcmp(name, BK_ZKC_ENTITY_DEFAULT) == 0)
-            return read_broker_entity(z, true);
-        int32_t id;
-        if (bk_zkc_parse_id(name, &id) && id == z->o.cfg->broker_id)
-            return read_broker_entity(z, false);
-        return 0; /* another broker's own configs */
-    }
-    BK_DEBUG(MOD, "config change for %s: nothing here applies it",
-             entity_path);
-    return 0;
-}
-
-/* A notification: its sequence number and child name (borrowed). */
-typedef struct change_note {
-    int64_t seq;
-    const char *name;
-} change_note;
-
-static int cmp_change_note(const void *a, const void *b)
-{
-    int64_t x = ((const change_note *)a)->seq;
-    int64_t y = ((const change_note *)b)->seq;
-    return x < y ? -1 : x > y;
-}
-
-/* Applies the notifications notes[0..n) (above last_change, in order):
- * reads them (pipelined) and re-reads each entity they name once, however
- * many times it appears.  *vanished is set when one was deleted before we
- * read it (its entity is unknown).  0 or -BK_E* (then nothing counts as
- * handled: the caller retries the whole batch). */
-static int apply_changes(bk_zkb *z, const change_note *notes, size_t n,
-                         bool *vanished)
-{
-    char(*paths)[BK_ZKC_PATH_MAX] = calloc(n, sizeof *paths);
-    const char **pp = calloc(n, sizeof *pp);
-    bk_buf *bufs = calloc(n, sizeof *bufs);
-    int *rcs = calloc(n, sizeof *rcs);
-    char **eps = calloc(n, sizeof *eps); /* distinct entities, in order */
-    size_t neps = 0;
-    strset seen = {0};
-    int rc = paths && pp && bufs && rcs && eps ? 0 : -BK_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        snprintf(paths[i], sizeof paths[i], "%s/%s", BK_ZKC_CONFIG_CHANGES,
-                 notes[i].name);
-        pp[i] = paths[i];
-    }
-    if (rc == 0)
-        rc = bk_zk_get_many(z->zk, pp, n, bufs, rcs);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (rcs[i] == -BK_ENOENT) {
-            /* Deleted before we read it (a purge, an operator): what it
-             * announced is unknown. */
-            BK_WARN(MOD, "%s vanished before this broker read it", paths[i]);
-            *vanished = true;
-            continue;
-        }
-        if (rcs[i] != 0) {
-            rc = rcs[i];
-            break;
-        }
-        char ep[BK_ZKC_PATH_MAX], err[256];
-        if (bk_zkc_config_change_decode(bufs[i].data, bufs[i].len, ep,
-                                        sizeof ep, err, sizeof err) != 0) {
-            BK_WARN(MOD, "%s: %s (ignored)", paths[i], err);
-            continue;
-        }
-        BK_DEBUG(MOD, "config change %s: %s", notes[i].name, ep);
-        if (sset_has(&seen, ep))
-            continue;
-        sset_add(&seen, ep); /* out of memory: only a second re-read */
-        if (!(eps[neps] = strdup(ep))) {
-            rc = -BK_ENOMEM;
-            break;
-        }
-        neps++;
-    }
-    /* After a vanished one every entity is read anyway (the caller).
-     * Topics in the picture: one pipelined batch (a burst of changes to
-     * thousands of topics is a few round trips); the rest one by one. */
-    const char **tnames = calloc(neps ? neps : 1, sizeof *tnames);
-    size_t nt = 0;
-    if (rc == 0 && !tnames)
-        rc = -BK_ENOMEM;
-    static const char tpfx[] = BK_ZKC_ENTITY_TOPICS "/";
-    for (size_t i = 0; rc == 0 && !*vanished && i < neps; i++) {
-        if (strncmp(eps[i], tpfx, sizeof tpfx - 1) == 0) {
-            const char *t = eps[i] + sizeof tpfx - 1;
-            if (bk_md_topic_find(z->md, t))
-                tnames[nt++] = t;
-            /* else: it gets its config with its assignment */
-            continue;
-        }
-        rc = apply_change(z, eps[i]);
-    }
-    if (rc == 0 && !*vanished)
-        rc = read_topic_configs(z, tnames, nt);
-    free(tnames);
-    for (size_t i = 0; i < n; i++) {
-        if (bufs)
-            bk_buf_free(&bufs[i]);
-        if (eps)
-            free(eps[i]);
-    }
-    sset_clear(&seen);
-    free(paths);
-    free(pp);
-    free(bufs);
-    free(rcs);
-    free(eps);
-    return rc;
-}
-
-/* How many children of a node were created and deleted between two
- * listings of it, prev (cversion cv0) and cur (cversion cv1), both sorted
- * by strcmp: each create and each delete adds one to cversion, so what
- * the listings do not show is (cv1 - cv0 - added - removed) / 2. */
-static int64_t unseen_children(const bk_zk_strings *prev, int32_t cv0,
-                               const bk_zk_strings *cur, int32_t cv1)
-{
-    int64_t added = 0, removed = 0;
-    size_t i = 0, j = 0;
-    while (i < prev->n || j < cur->n) {
-        int c = i == prev->n  ? 1
-                : j == cur->n ? -1
-                              : strcmp(prev->v[i], cur->v[j]);
-        if (c < 0) {
-            removed++;
-            i++;
-        } else if (c > 0) {
-            added++;
-            j++;
-        } else {
-            i++;
-            j++;
-        }
-    }
-    int64_t x = ((int64_t)cv1 - cv0 - added - removed) / 2;
-    return x > 0 ? x : 0;
-}
-
-/* /config/changes (Kafka's ZkConfigManager): the children are watched;
- * the notifications above the last one handled name entities, which are
- * read again and applied.  At a full read (initial) every entity is read
- * anyway, so the notifications present are only counted as handled (this
- * runs before those reads: a change after it is seen by them or by the
- * next notification).
- *
- * What no notification tells, rare, makes every config entity be read
- * again (reread_configs) and the notifications present count as handled:
- *   - /config/changes deleted (its creation is then watched) or created
- *     again: czxid changes, and sequence numbers start again at 0 (so
- *     notifications present all below last_change mean the same);
- *   - a notification deleted before this broker read it: listed but gone
- *     at the read, or created and deleted between two listings (the
- *     parent's cversion moved more than the listings explain). */
-static int read_config_changes(bk_zkb *z, bool initial)
-{
-    bk_zk_strings names = {0};
-    bk_zk_stat st;
-    int rc = watched_children_st(z, BK_ZKC_CONFIG_CHANGES, &names, &st);
-    bool present = rc == 0;
-    if (rc == -BK_ENOENT)
-        rc = 0; /* absent: its creation is watched */
-    if (rc != 0)
-        return rc;
-    int64_t czxid = present ? st.czxid : 0;
-    int32_t cversion = present ? st.cversion : 0;
-    /* In sequence order: parse each name once, sort. */
-    change_note *notes = calloc(names.n ? names.n : 1, sizeof *notes);
-    size_t n = 0;
-    if (!notes) {
-        bk_zk_strings_free(&names);
-        return -BK_ENOMEM;
-    }
-    for (size_t i = 0; i < names.n; i++) {
-        int64_t seq = bk_zkc_config_change_seq(names.v[i]);
-        if (seq >= 0)
-            notes[n++] = (change_note){seq, names.v[i]};
-    }
-    if (n > 1)
-        qsort(notes, n, sizeof *notes, cmp_change_note);
-    int64_t newest = n ? notes[n - 1].seq : -1;
-    if (!initial && !z->cfg_reread) {
-        int64_t unseen;
-        if (czxid != z->changes_czxid || (n > 0 && newest < z->last_change)) {
-            BK_WARN(MOD,
-                    "%s was %s (notifications up to %" PRId64
-                    " handled): reading every config again",
-                    BK_ZKC_CONFIG_CHANGES,
-                    czxid == 0 ? "deleted" : "created again", z->last_change);
-            z->cfg_reread = true;
-        } else if (present && (unseen = unseen_children(
-                                   &z->changes_prev, z->changes_cversion,
-                                   &names, cversion)) > 0) {
-            BK_WARN(MOD,
-                    "%" PRId64 " notification(s) under %s came and went "
-                    "before this broker listed them: reading every config "
-                    "again",
-                    unseen, BK_ZKC_CONFIG_CHANGES);
-            z->cfg_reread = true;
-        }
-    }
-    /* The first notification not handled yet. */
-    size_t first = 0;
-    while (!initial && !z->cfg_reread && first < n &&
-           notes[first].seq <= z->last_change)
-        first++;
-    /* A backlog longer than the list of entities (a burst of changes):
-     * reading every entity costs fewer reads than the notifications. */
-    if (!initial && !z->cfg_reread && n - first > CHANGE_BACKLOG_MIN &&
-        n - first > z->md->ntopics + 2) {
-        BK_INFO(MOD,
-                "%zu config change notifications to read: reading every "
-                "config instead (%zu topics)",
-                n - first, z->md->ntopics);
-        z->cfg_reread = true;
-    }
-    bool vanished = false;
-    if (!initial && !z->cfg_reread && first < n) {
-        rc = apply_changes(z, notes + first, n - first, &vanished);
-        if (rc == 0 && vanished) {
-            BK_WARN(MOD, "reading every config again");
-            z->cfg_reread = true;
-        }
-    }
-    bool all = initial || z->cfg_reread;
-    if (rc == 0 && !initial && z->cfg_reread)
-        rc = reread_configs(z); /* on failure still due at the retry */
-    if (rc == 0) {
-        z->cfg_reread = false;
-        /* After a full read: the newest present, not the largest ever
-         * seen (under a re-created parent the numbers are lower). */
-        if (all || newest > z->last_change)
-            z->last_change = newest;
-    }
-    free(notes);
-    if (rc == 0) {
-        /* This listing is the base of the next one's count -- only once
-         * handled: after a failed pass the retry must count a
-         * notification listed now and deleted before it as unseen. */
-        z->changes_czxid = czxid;
-        z->changes_cversion = cversion;
-        bk_zk_strings_free(&z->changes_prev);
-        z->changes_prev = names;
-    } else {
-        bk_zk_strings_free(&names);
-    }
-    return rc;
-}
-
 static int read_topic(bk_zkb *z, const char *topic)
 {
     char path[BK_ZKC_PATH_MAX];
@@ -994,7 +369,7 @@ static int read_topic(bk_zkb *z, const char *topic)
     if (rc != 0)
         return rc;
     bk_md_set_deleting(z->md, topic, sset_has(&z->marks, topic));
-    rc = read_topic_config(z, topic);
+    rc = bk_zkb_read_topic_config(z, topic);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = read_state(z, topic, (int32_t)i);
     return rc;
@@ -1149,11 +524,11 @@ static int read_all(bk_zkb *z)
     sset_clear(&z->armed);
     /* Notifications first (see read_config_changes), then the broker
      * entities; topic configs come with the topics. */
-    int rc = read_config_changes(z, true);
+    int rc = bk_zkb_read_config_changes(z, true);
     if (rc == 0)
-        rc = read_broker_entity(z, true);
+        rc = bk_zkb_read_broker_entity(z, true);
     if (rc == 0)
-        rc = read_broker_entity(z, false);
+        rc = bk_zkb_read_broker_entity(z, false);
     if (rc == 0)
         rc = read_brokers(z);
     if (rc == 0)
@@ -1210,7 +585,7 @@ static int read_for_path(bk_zkb *z, const char *path, bool retry)
     if (strcmp(path, BK_ZKC_CONFIG_CHANGES) == 0) {
         key(k, sizeof k, 'c', path);
         disarm(z, k, retry);
-        return read_config_changes(z, false);
+        return bk_zkb_read_config_changes(z, false);
     }
     key(k, sizeof k, 'd', path);
     disarm(z, k, retry);
