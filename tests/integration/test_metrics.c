@@ -33,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -990,12 +992,97 @@ static void test_bad_http(void)
     CU_ASSERT(cl->broker[i].pid > 0 && !bk_h_exited(cl->broker[i].pid, &st));
 }
 
+/* Open descriptors of process pid (/proc/pid/fd). */
+static int open_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* CPU time (user + system, clock ticks) process pid has used. */
+static long cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* after the command name */
+    if (!p)
+        return -1;
+    long ut = 0, st = 0;
+    /* fields 3.. after ")": state ppid pgrp session tty tpgid flags minflt
+     * cminflt majflt cmajflt utime stime */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld",
+               &ut, &st) != 2)
+        return -1;
+    return ut + st;
+}
+
+static void test_out_of_fds(void)
+{
+    /* The broker out of descriptors: pending metrics connections cannot
+     * be accepted; the listener must rest, not spin the loop (a
+     * level-triggered listener that is never drained). */
+    int i = 0;
+    pid_t pid = cl->broker[i].pid;
+    struct rlimit old, lim;
+    CU_ASSERT_EQUAL_FATAL(prlimit(pid, RLIMIT_NOFILE, NULL, &old), 0);
+    int n = open_fds(pid);
+    CU_ASSERT_FATAL(n > 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)n + 2;
+    CU_ASSERT_EQUAL_FATAL(prlimit(pid, RLIMIT_NOFILE, &lim, NULL), 0);
+    enum { NC = 20 };
+    int fds[NC];
+    for (int k = 0; k < NC; k++)
+        fds[k] = bk_h_connect(mport[i]); /* the kernel accepts them */
+    bk_h_sleep_ms(300);
+    long t0 = cpu_ticks(pid);
+    bk_h_sleep_ms(1500);
+    long used = cpu_ticks(pid) - t0;
+    long hz = sysconf(_SC_CLK_TCK);
+    printf("\n    out of fds with %d pending connections: %ld ms of CPU in "
+           "1500 ms\n",
+           NC, used * 1000 / hz);
+    CU_ASSERT(t0 >= 0 && used * 1000 / hz < 500); /* spinning: ~1500 */
+    for (int k = 0; k < NC; k++)
+        if (fds[k] >= 0)
+            close(fds[k]);
+    CU_ASSERT_EQUAL(prlimit(pid, RLIMIT_NOFILE, &old, NULL), 0);
+    /* descriptors again: scrapes are served */
+    scrape sc;
+    int64_t w0 = bk_clock_mono_ms();
+    bool ok = false;
+    while (!ok && bk_clock_mono_ms() - w0 < 3000) {
+        ok = scrape_broker(i, &sc);
+        if (ok)
+            scrape_free(&sc);
+        else
+            bk_h_sleep_ms(100);
+    }
+    CU_ASSERT_TRUE(ok);
+}
+
 static CU_TestInfo tests[] = {
     {"basics: format, controller, ZooKeeper state", test_basics},
     {"traffic counters, requests, histograms, offsets", test_traffic},
     {"under-replicated partitions, ISR shrink and expand", test_isr},
     {"offline partitions on the controller", test_offline},
     {"bad HTTP: garbage, huge header, POST, slowloris", test_bad_http},
+    {"out of descriptors: the listener rests, no spin", test_out_of_fds},
     CU_TEST_INFO_NULL,
 };
 
