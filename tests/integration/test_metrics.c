@@ -992,6 +992,42 @@ static void test_bad_http(void)
     CU_ASSERT(cl->broker[i].pid > 0 && !bk_h_exited(cl->broker[i].pid, &st));
 }
 
+#define MI3 "mi3"
+#define AFTER_APPEND                                                           \
+    "brook_request_errors_total{api=\"Produce\",error=\"NOT_ENOUGH_"          \
+    "REPLICAS_AFTER_APPEND\"}"
+
+static void test_delayed_errors(void)
+{
+    /* An acks=all produce appended while the ISR was big enough, failed
+     * later (the ISR shrank below min.insync.replicas while it waited):
+     * its error is counted like the ones known at once. */
+    int fd0 = bk_h_connect(cl->broker[0].port);
+    CU_ASSERT_FATAL(fd0 >= 0);
+    const char *cfg[] = {"min.insync.replicas", "3", NULL};
+    CU_ASSERT_EQUAL(bt_create_topic_cfg(fd0, MI3, 1, 3, cfg), 0);
+    close(fd0);
+    for (int i = 0; i < NBROKERS; i++)
+        CU_ASSERT_FATAL(bk_h_wait_topic(cl, i, MI3, 1, 10000) == 0);
+    int li = leader_index(MI3, 0);
+    CU_ASSERT_FATAL(li >= 0);
+    int fd = bk_h_connect(cl->broker[li].port);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL_FATAL(bt_produce(fd, MI3, 0, -1, "ok", 0, 1, NULL), 0);
+    double e0 = scrape_value(li, AFTER_APPEND);
+    if (isnan(e0))
+        e0 = 0;
+    int fi = (li + 1) % NBROKERS;
+    CU_ASSERT_FATAL(bk_h_broker_signal(cl, fi, SIGSTOP) == 0);
+    /* the ISR is still 3: appended, then waits until the stopped follower
+     * leaves the ISR (replica.lag.time.max.ms) */
+    int rc = bt_produce(fd, MI3, 0, -1, "wait", 1, 1, NULL);
+    CU_ASSERT_FATAL(bk_h_broker_signal(cl, fi, SIGCONT) == 0);
+    CU_ASSERT_EQUAL(rc, BK_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+    CU_ASSERT_EQUAL(scrape_value(li, AFTER_APPEND), e0 + 1);
+    close(fd);
+}
+
 /* Open descriptors of process pid (/proc/pid/fd). */
 static int open_fds(pid_t pid)
 {
@@ -1083,6 +1119,8 @@ static CU_TestInfo tests[] = {
     {"offline partitions on the controller", test_offline},
     {"bad HTTP: garbage, huge header, POST, slowloris", test_bad_http},
     {"out of descriptors: the listener rests, no spin", test_out_of_fds},
+    {"acks=all errors decided while waiting are counted",
+     test_delayed_errors},
     CU_TEST_INFO_NULL,
 };
 
