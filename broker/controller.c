@@ -555,49 +555,35 @@ static int refresh_many(bk_zk *zk, bk_md *md, const bk_ctrl_tp *tps, size_t n)
 {
     if (n == 0)
         return 0;
-    char(*paths)[BK_ZKC_PATH_MAX] = calloc(n, sizeof *paths);
-    const char **pp = calloc(n, sizeof *pp);
-    bk_buf *bufs = calloc(n, sizeof *bufs);
-    bk_zk_stat *sts = calloc(n, sizeof *sts);
+    const char **tv = calloc(n, sizeof *tv);
+    int32_t *pv = calloc(n, sizeof *pv);
+    bk_zkc_pstate *st = calloc(n, sizeof *st);
+    int32_t *ver = calloc(n, sizeof *ver);
     int *rcs = calloc(n, sizeof *rcs);
-    int rc = paths && pp && bufs && sts && rcs ? 0 : -BK_ENOMEM;
+    int rc = tv && pv && st && ver && rcs ? 0 : -BK_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (bk_zkc_path_partition_state(paths[i], tps[i].topic,
-                                        tps[i].partition) != 0)
-            rc = -BK_ETOOBIG;
-        pp[i] = paths[i];
+        tv[i] = tps[i].topic;
+        pv[i] = tps[i].partition;
     }
     if (rc == 0)
-        rc = bk_zk_get_many_st(zk, pp, n, bufs, sts, rcs);
+        rc = bk_zkd_pstates_read(zk, tv, pv, n, st, ver, rcs);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        const char *t = tps[i].topic;
-        int32_t p = tps[i].partition;
-        bk_zkc_pstate st;
-        char err[256];
-        int r = rcs[i];
-        if (r == 0)
-            r = bk_zkc_pstate_decode(bufs[i].data, bufs[i].len, &st, err,
-                                     sizeof err);
-        if (r == -BK_ECORRUPT)
-            BK_WARN(MOD, "%s: %s", paths[i], err);
-        if (r == -BK_ENOENT || r == -BK_ECORRUPT) {
-            bk_md_clear_state(md, t, p);
+        if (rcs[i] == -BK_ENOENT || rcs[i] == -BK_ECORRUPT) {
+            bk_md_clear_state(md, tv[i], pv[i]);
             continue;
         }
-        if ((rc = r) != 0)
+        if ((rc = rcs[i]) != 0)
             break;
-        rc = bk_md_set_state(md, t, p, st.leader, st.leader_epoch,
-                             st.controller_epoch, sts[i].version, st.isr,
-                             (size_t)st.nisr);
+        rc = bk_md_set_state(md, tv[i], pv[i], st[i].leader,
+                             st[i].leader_epoch, st[i].controller_epoch,
+                             ver[i], st[i].isr, (size_t)st[i].nisr);
         if (rc == -BK_ENOENT)
             rc = 0;
     }
-    for (size_t i = 0; bufs && i < n; i++)
-        bk_buf_free(&bufs[i]);
-    free(paths);
-    free(pp);
-    free(bufs);
-    free(sts);
+    free(tv);
+    free(pv);
+    free(st);
+    free(ver);
     free(rcs);
     return rc;
 }

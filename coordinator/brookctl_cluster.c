@@ -271,49 +271,42 @@ out:
 static int cs_read_states(bk_zk *zk, cs_view *v)
 {
     size_t n = v->nparts;
-    char **paths = calloc(n ? n : 1, sizeof *paths);
-    bk_buf *bufs = NULL;
-    int *rcs = NULL;
-    int st = -1;
-    if (!paths) {
-        st = bk_ctl_fail("out of memory");
-        goto out;
+    const char **tv = calloc(n ? n : 1, sizeof *tv);
+    int32_t *pv = calloc(n ? n : 1, sizeof *pv);
+    bk_zkc_pstate *st = calloc(n ? n : 1, sizeof *st);
+    int *rcs = calloc(n ? n : 1, sizeof *rcs);
+    int st_exit = -1;
+    int rc = tv && pv && st && rcs ? 0 : -BK_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        tv[i] = v->topics.v[v->parts[i].topic];
+        pv[i] = v->parts[i].asg->id;
     }
-    for (size_t i = 0; i < n; i++) {
-        const cs_part *p = &v->parts[i];
-        char path[BK_ZKC_PATH_MAX];
-        if (bk_zkc_path_partition_state(path, v->topics.v[p->topic],
-                                        p->asg->id) != 0 ||
-            !(paths[i] = strdup(path))) {
-            st = bk_ctl_fail("out of memory");
-            goto out;
-        }
-    }
-    int rc = read_many(zk, paths, n, &bufs, &rcs);
-    if (rc) {
-        st = bk_ctl_zk_failed(zk, rc, "cannot read the partition states");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
+    if (rc == 0)
+        rc = bk_zkd_pstates_read(zk, tv, pv, n, st, NULL, rcs);
+    if (rc == -BK_ENOMEM)
+        st_exit = bk_ctl_fail("out of memory");
+    else if (rc != 0)
+        st_exit = bk_ctl_zk_failed(zk, rc, "cannot read the partition states");
+    for (size_t i = 0; st_exit < 0 && i < n; i++) {
         if (rcs[i] == -BK_ENOENT)
             continue; /* no state znode: no leader */
-        if (rcs[i] != 0) {
-            st = bk_ctl_zk_failed(zk, rcs[i],
-                                  "cannot read a partition state");
-            goto out;
-        }
-        char err[256];
-        if (bk_zkc_pstate_decode(bufs[i].data, bufs[i].len, &v->parts[i].st,
-                                 err, sizeof err) != 0) {
-            fprintf(stderr, "brookctl: %s: %s\n", paths[i], err);
-            v->unreadable = true;
+        if (rcs[i] == -BK_ECORRUPT) {
+            v->unreadable = true; /* the warning names the znode */
             continue;
         }
+        if (rcs[i] != 0) {
+            st_exit = bk_ctl_zk_failed(zk, rcs[i],
+                                       "cannot read a partition state");
+            break;
+        }
+        v->parts[i].st = st[i];
         v->parts[i].has_state = true;
     }
-out:
-    free_many(paths, bufs, rcs, n);
-    return st;
+    free(tv);
+    free(pv);
+    free(st);
+    free(rcs);
+    return st_exit;
 }
 
 /* Everything from ZooKeeper.  -1 or an exit status. */

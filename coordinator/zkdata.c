@@ -245,6 +245,44 @@ int bk_zkd_pstate_read(bk_zk *zk, const char *topic, int32_t p,
     return rc;
 }
 
+int bk_zkd_pstates_read(bk_zk *zk, const char *const *topics,
+                        const int32_t *parts, size_t n, bk_zkc_pstate *st,
+                        int32_t *versions, int *rcs)
+{
+    if (n == 0)
+        return 0;
+    char(*paths)[BK_ZKC_PATH_MAX] = calloc(n, sizeof *paths);
+    const char **pp = calloc(n, sizeof *pp);
+    bk_buf *bufs = calloc(n, sizeof *bufs);
+    bk_zk_stat *sts = calloc(n, sizeof *sts);
+    int rc = paths && pp && bufs && sts ? 0 : -BK_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (bk_zkc_path_partition_state(paths[i], topics[i], parts[i]) != 0)
+            rc = -BK_ETOOBIG;
+        pp[i] = paths[i];
+    }
+    if (rc == 0)
+        rc = bk_zk_get_many_st(zk, pp, n, bufs, sts, rcs);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (rcs[i] != 0)
+            continue;
+        char err[300];
+        rcs[i] = bk_zkc_pstate_decode(bufs[i].data, bufs[i].len, &st[i], err,
+                                      sizeof err);
+        if (rcs[i] == -BK_ECORRUPT)
+            BK_WARN(MOD, "%s: %s", paths[i], err);
+        else if (rcs[i] == 0 && versions)
+            versions[i] = sts[i].version;
+    }
+    for (size_t i = 0; bufs && i < n; i++)
+        bk_buf_free(&bufs[i]);
+    free(paths);
+    free(pp);
+    free(bufs);
+    free(sts);
+    return rc;
+}
+
 int bk_zkd_topic_config_read(bk_zk *zk, const char *topic, bk_zkc_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -799,39 +837,24 @@ int bk_zkd_topic_describe(bk_zk *zk, const char *topic, bk_zkd_topic_desc *d)
     }
     /* The states in one pipelined batch: a topic of thousands of
      * partitions is a few round trips, not one per partition. */
-    char(*paths)[BK_ZKC_PATH_MAX] = calloc(n ? n : 1, sizeof *paths);
-    const char **pv = calloc(n ? n : 1, sizeof *pv);
-    bk_buf *bufs = calloc(n ? n : 1, sizeof *bufs);
+    const char **tv = calloc(n ? n : 1, sizeof *tv);
+    int32_t *pv = calloc(n ? n : 1, sizeof *pv);
     int *rcs = calloc(n ? n : 1, sizeof *rcs);
-    rc = paths && pv && bufs && rcs ? 0 : -BK_ENOMEM;
+    rc = tv && pv && rcs ? 0 : -BK_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (bk_zkc_path_partition_state(paths[i], topic,
-                                        d->assignment.parts[i].id))
-            rc = -BK_ETOOBIG;
-        pv[i] = paths[i];
+        tv[i] = topic;
+        pv[i] = d->assignment.parts[i].id;
     }
-    if (rc == 0 && n > 0)
-        rc = bk_zk_get_many(zk, pv, n, bufs, rcs);
+    if (rc == 0)
+        rc = bk_zkd_pstates_read(zk, tv, pv, n, d->states, NULL, rcs);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (rcs[i] == 0) {
-            char err[300];
-            int drc = bk_zkc_pstate_decode(bufs[i].data, bufs[i].len,
-                                           &d->states[i], err, sizeof err);
-            if (drc == 0)
-                d->has_state[i] = true;
-            else if (drc == -BK_ECORRUPT)
-                BK_WARN(MOD, "%s: %s", paths[i], err);
-            else
-                rc = drc;
-        } else if (rcs[i] != -BK_ENOENT) {
+        if (rcs[i] == 0)
+            d->has_state[i] = true;
+        else if (rcs[i] != -BK_ENOENT && rcs[i] != -BK_ECORRUPT)
             rc = rcs[i];
-        }
     }
-    for (size_t i = 0; bufs && i < n; i++)
-        bk_buf_free(&bufs[i]);
-    free(paths);
+    free(tv);
     free(pv);
-    free(bufs);
     free(rcs);
     if (rc != 0)
         goto fail;

@@ -64,6 +64,15 @@ int bk_zkd_topic_read(bk_zk *zk, const char *topic, bk_zkc_assignment *a,
 /* Reads a partition state; -BK_ENOENT when there is none yet. */
 int bk_zkd_pstate_read(bk_zk *zk, const char *topic, int32_t p,
                        bk_zkc_pstate *st, int32_t *zk_version);
+/* Reads the states of partitions parts[i] of topics[i], i < n, in one
+ * pipelined batch (bk_zk_get_many_st).  rcs[i]: 0 (st[i] and, when
+ * versions is not NULL, versions[i] set), -BK_ENOENT (no state yet),
+ * -BK_ECORRUPT (does not decode: logged with its path) or the read's
+ * error.  Returns 0, or -BK_ENOMEM / the send error when nothing could
+ * be asked. */
+int bk_zkd_pstates_read(bk_zk *zk, const char *const *topics,
+                        const int32_t *parts, size_t n, bk_zkc_pstate *st,
+                        int32_t *versions, int *rcs);
 /* Reads /config/topics/<t>; absent means no overrides (0, empty). */
 int bk_zkd_topic_config_read(bk_zk *zk, const char *topic, bk_zkc_config *cfg);
 /* Reads /controller_epoch; absent: *epoch 0 and -BK_ENOENT. */
